@@ -1,0 +1,40 @@
+# conclab: every command a reader or CI needs. Works on a bare Debian with python3 (no conda).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.conclab-installed
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+# Per-cell limit for nbval; pytest-timeout (pyproject.toml) bounds every test item as well.
+CELL_TIMEOUT ?= 180
+
+.PHONY: setup lab test test-book book bench strip check-clean clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e ".[test,book]"
+	touch $(STAMP)
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/
+
+test: setup
+	$(BIN)/python -m pytest -m "not browser" tests $(NOTEBOOKS) \
+		--nbval-lax --nbval-cell-timeout=$(CELL_TIMEOUT)
+
+book: setup
+	$(BIN)/python scripts/vendor_widgets.py
+	$(BIN)/jupyter-book build notebooks
+
+test-book: book
+	$(BIN)/python -m pytest -m browser tests
+
+bench: setup
+	$(BIN)/python -m conclab.bench
+
+strip: setup
+	$(BIN)/nbstripout --extra-keys "metadata.widgets cell.metadata.execution" notebooks/*.ipynb
+
+clean:
+	rm -rf notebooks/_build notebooks/_vendor

@@ -1,0 +1,158 @@
+"""Checks that a notebook or a test stopped everything it started.
+
+The course promises that every thread, process, pool and event loop it starts is also stopped.
+``assert_clean()`` holds it to that: it compares what is alive now with a ``Snapshot`` taken
+earlier (by default, when this module was first imported, which in a chapter is the imports
+cell) and raises ``AssertionError`` naming whatever is left over:
+
+1. live child processes, except ``multiprocessing``'s own forkserver and resource tracker,
+   which the standard library keeps for the life of the interpreter on purpose;
+2. extra non-daemon threads, and any live worker thread of a ``concurrent.futures`` thread
+   pool (daemon or not: an idle pool is still a pool left running);
+3. running event loops other than the one running the caller (the Jupyter kernel's own).
+
+Things that are already on their way out get a short grace period (``timeout``): a pool that
+was just shut down may take a few milliseconds to reap its workers. Dead children that nobody
+waited for (zombies) are reaped here rather than reported: they hold no resources but a PID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import multiprocessing
+import threading
+import time
+
+from dataclasses import dataclass, field
+
+import psutil
+
+__all__ = ["Snapshot", "snapshot", "leftovers", "assert_clean", "start_methods", "clean"]
+
+# Command-line fragments of the helper processes multiprocessing starts once and keeps.
+_MP_INFRASTRUCTURE = ("multiprocessing.forkserver", "multiprocessing.resource_tracker",
+                      "multiprocessing.semaphore_tracker")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What was alive at one moment: the baseline that ``assert_clean`` compares with."""
+
+    pids: frozenset[int] = field(default_factory=frozenset)
+    thread_idents: frozenset[int] = field(default_factory=frozenset)
+    loop_ids: frozenset[int] = field(default_factory=frozenset)
+
+
+def _children() -> list[psutil.Process]:
+    """Live (non-zombie) descendants of this process, minus multiprocessing's own helpers."""
+    multiprocessing.active_children()  # joins finished multiprocessing children as a side effect
+    alive = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() == psutil.STATUS_ZOMBIE:
+                continue
+            cmdline = " ".join(child.cmdline())
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if any(part in cmdline for part in _MP_INFRASTRUCTURE):
+            continue
+        alive.append(child)
+    return alive
+
+
+def _pool_threads() -> set[threading.Thread]:
+    """Worker threads of every live concurrent.futures thread pool."""
+    from concurrent.futures import thread as cf_thread
+
+    return {t for t in getattr(cf_thread, "_threads_queues", {}) if t.is_alive()}
+
+
+def _running_loops() -> list[asyncio.AbstractEventLoop]:
+    """Every event loop object that is running now (found through the garbage collector)."""
+    return [o for o in gc.get_objects()
+            if isinstance(o, asyncio.AbstractEventLoop) and o.is_running()]
+
+
+def _own_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop running in the calling thread, if any (in Jupyter: the kernel's)."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def snapshot() -> Snapshot:
+    """Record what is alive now, to compare with later."""
+    return Snapshot(
+        pids=frozenset(p.pid for p in _children()),
+        thread_idents=frozenset(t.ident for t in threading.enumerate() if t.ident is not None),
+        loop_ids=frozenset(id(loop) for loop in _running_loops()),
+    )
+
+
+def leftovers(baseline: Snapshot | None = None) -> list[str]:
+    """Describe, one line each, what is alive now that was not alive at ``baseline``."""
+    base = _BASELINE if baseline is None else baseline
+    found: list[str] = []
+    for child in _children():
+        if child.pid in base.pids:
+            continue
+        try:
+            what = " ".join(child.cmdline())[:100] or child.name()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        found.append(f"child process {child.pid}: {what}")
+    pool = _pool_threads()
+    for t in threading.enumerate():
+        if t is threading.main_thread() or t.ident in base.thread_idents or not t.is_alive():
+            continue
+        if t in pool:
+            found.append(f"thread-pool worker {t.name!r} (shut the executor down)")
+        elif not t.daemon:
+            found.append(f"non-daemon thread {t.name!r}")
+    own = _own_loop()
+    for loop in _running_loops():
+        if loop is not own and id(loop) not in base.loop_ids:
+            found.append(f"running event loop {loop!r}")
+    return found
+
+
+def assert_clean(baseline: Snapshot | None = None, *, timeout: float = 5.0) -> None:
+    """Raise ``AssertionError`` naming everything started since ``baseline`` and still alive.
+
+    Args:
+        baseline: what was alive before; by default, what was alive when this module was
+            first imported.
+        timeout: how long, in seconds, things that are shutting down may take to go.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        found = leftovers(baseline)
+        if not found or time.monotonic() >= deadline:
+            break
+        time.sleep(0.02)
+    if found:
+        raise AssertionError("left running:\n  " + "\n  ".join(found))
+
+
+def start_methods() -> list[str]:
+    """Every multiprocessing start method this platform offers (use each via get_context)."""
+    return multiprocessing.get_all_start_methods()
+
+
+class clean:
+    """Context manager: ``with clean(): ...`` asserts the block left nothing running."""
+
+    def __enter__(self) -> Snapshot:
+        self.baseline = snapshot()
+        return self.baseline
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            assert_clean(self.baseline)
+
+
+
+
+_BASELINE = snapshot()
