@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import multiprocessing
+import os
 import threading
 import time
 
@@ -47,15 +48,19 @@ class Snapshot:
 def _children() -> list[psutil.Process]:
     """Live (non-zombie) descendants of this process, minus multiprocessing's own helpers."""
     multiprocessing.active_children()  # joins finished multiprocessing children as a side effect
+    me = os.getpid()
     alive = []
     for child in psutil.Process().children(recursive=True):
         try:
             if child.status() == psutil.STATUS_ZOMBIE:
                 continue
             cmdline = " ".join(child.cmdline())
+            parent = child.ppid()
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-        if any(part in cmdline for part in _MP_INFRASTRUCTURE):
+        # A forkserver's workers are forked from it and share its command line: only the
+        # server itself (our direct child) is infrastructure.
+        if parent == me and any(part in cmdline for part in _MP_INFRASTRUCTURE):
             continue
         alive.append(child)
     return alive

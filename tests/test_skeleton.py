@@ -1,0 +1,127 @@
+"""The skeleton's modules: machine report, leak checks, setup check, bench runner, course map."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from conclab import bench, check, course, machine, testing
+
+
+def test_report_reads_without_fixing_the_start_method() -> None:
+    before = multiprocessing.get_start_method(allow_none=True)
+    report = machine.report()
+    assert multiprocessing.get_start_method(allow_none=True) == before
+    assert report.default_start_method in report.start_methods
+    assert 1 <= report.cpus_usable <= report.cpus_logical
+    assert report.memory_total_bytes >= report.memory_available_bytes > 0
+    assert report.free_threaded_build or report.gil_enabled
+    json.dumps(report.as_dict())
+
+
+def test_report_renders_as_text_and_html() -> None:
+    report = machine.report()
+    assert "default start method" in str(report)
+    assert report._repr_html_().count("<tr>") == len(report.rows())
+
+
+def test_leftover_thread_is_named_then_cleared() -> None:
+    baseline = testing.snapshot()
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait, args=(10,), name="left-behind")
+    worker.start()
+    try:
+        with pytest.raises(AssertionError, match="left-behind"):
+            testing.assert_clean(baseline, timeout=0.05)
+    finally:
+        release.set()
+        worker.join(10)
+    testing.assert_clean(baseline)
+
+
+def test_idle_thread_pool_is_a_leftover() -> None:
+    baseline = testing.snapshot()
+    pool = ThreadPoolExecutor(1)
+    pool.submit(int).result(timeout=10)
+    assert any("thread-pool" in line for line in testing.leftovers(baseline))
+    pool.shutdown()
+    testing.assert_clean(baseline)
+
+
+def test_leftover_process_is_named(start_method: str) -> None:
+    baseline = testing.snapshot()
+    context = multiprocessing.get_context(start_method)
+    stop = context.Event()
+    child = context.Process(target=stop.wait, args=(30,))
+    child.start()
+    try:
+        assert any(f"child process {child.pid}" in line for line in testing.leftovers(baseline))
+    finally:
+        stop.set()
+        child.join(30)
+    testing.assert_clean(baseline)
+
+
+def test_running_loop_in_another_thread_is_a_leftover() -> None:
+    baseline = testing.snapshot()
+    loop = asyncio.new_event_loop()
+    worker = threading.Thread(target=loop.run_forever, daemon=True)
+    worker.start()
+    try:
+        started = asyncio.run_coroutine_threadsafe(asyncio.sleep(0), loop)
+        started.result(timeout=10)
+        assert any("event loop" in line for line in testing.leftovers(baseline))
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        worker.join(10)
+        loop.close()
+    testing.assert_clean(baseline)
+
+
+def test_setup_check_runs_each_model_where_it_should(start_method: str) -> None:
+    here = check.whoami("here")
+    thread = check.in_thread()
+    process = check.in_process(start_method)
+    coroutine = asyncio.run(check.in_coroutine())
+    assert thread.pid == here.pid and thread.thread_id != here.thread_id
+    assert process.pid != here.pid and process.model == f"process ({start_method})"
+    assert (coroutine.pid, coroutine.thread_id) == (here.pid, here.thread_id)
+
+
+def test_setup_check_reports_every_step_in_order() -> None:
+    seen: list[str] = []
+    results = asyncio.run(check.run_all(lambda r: seen.append(r.model)))
+    assert seen == [r.model for r in results]
+    assert len(results) == check.step_count()
+    assert seen[0] == "thread" and seen[-1] == "coroutine"
+
+
+def test_bench_writes_machine_and_results(tmp_path, monkeypatch, capsys) -> None:
+    fake = [bench.Result("demo.one", 2.0, "s", "stdlib", 1.5)]
+    monkeypatch.setattr(bench, "run_all", lambda **_: fake)
+    out = tmp_path / "b.json"
+    assert bench.main(["--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["results"] == [{"name": "demo.one", "value": 2.0, "unit": "s",
+                                "reference": "stdlib", "ratio": 1.5}]
+    assert data["machine"]["cpus_usable"] >= 1
+    assert "demo.one" in capsys.readouterr().out
+
+
+def test_course_map_lists_every_part_with_a_chapter() -> None:
+    numbers = {c.number for c in course.CHAPTERS}
+    assert all(ch in numbers for kinds in course.PARTS.values() for _, ch in kinds)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = course.draw_map()
+    texts = {t.get_text() for t in ax.texts}
+    assert {"scheduler", "tasks", "communication", "process", "thread", "coroutine"} <= texts
+    import matplotlib.pyplot as plt
+
+    plt.close(ax.figure)
