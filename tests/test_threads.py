@@ -1,0 +1,201 @@
+"""conclab.threads: forced interleavings, the hammer's bookkeeping, the slot and the dumps.
+
+The race tests never hope for an unlucky schedule: they force the interleaving with events and
+barriers, so a racy counter loses an update every time and a locked one never can.
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+
+import pytest
+
+from conclab import threads
+from conclab.threads import (AugmentedCounter, LockedCounter, RacyCounter, Slot, hammer,
+                             switch_interval)
+
+WAIT = 5.0  # generous bound on waits that should end at once; only a broken build reaches it
+
+
+def interleave(counter_class: type[RacyCounter]) -> tuple[int, bool, list[str]]:
+    """Let thread a read, then start thread b while a is between its read and its write.
+
+    Returns the final value, whether a saw b come between, and the order they got between.
+    """
+    a_inside, b_inside = threading.Event(), threading.Event()
+    order: list[str] = []
+    a_saw_b: list[bool] = []
+
+    def between() -> None:
+        order.append(threading.current_thread().name)
+        if threading.current_thread().name == "a":
+            a_inside.set()
+            # A lock keeps b out, so this wait runs out; without one b arrives at once.
+            a_saw_b.append(b_inside.wait(0.5))
+        else:
+            b_inside.set()
+
+    counter = counter_class(between)
+    a = threading.Thread(target=counter.increment, name="a")
+    b = threading.Thread(target=counter.increment, name="b")
+    a.start()
+    assert a_inside.wait(WAIT)
+    b.start()
+    a.join(WAIT)
+    b.join(WAIT)
+    assert not a.is_alive() and not b.is_alive()
+    return counter.value, a_saw_b[0], order
+
+
+def test_racy_counter_loses_the_update_written_in_between() -> None:
+    assert interleave(RacyCounter) == (1, True, ["a", "b"])
+
+
+def test_locked_counter_keeps_the_other_thread_out_until_it_has_written() -> None:
+    assert interleave(LockedCounter) == (2, False, ["a", "b"])
+
+
+def test_counters_count_in_one_thread() -> None:
+    for counter in (RacyCounter(), LockedCounter(), AugmentedCounter()):
+        for _ in range(3):
+            counter.increment()
+        assert counter.value == 3
+        assert repr(counter).endswith("value=3>")
+
+
+class Forgetful:
+    """A counter that keeps no increments at all once it is the ``lose_from``-th one made."""
+
+    made = 0
+
+    def __init__(self, lose_from: int) -> None:
+        Forgetful.made += 1
+        self.loses = Forgetful.made >= lose_from
+        self.value = 0
+        self._lock = threading.Lock()
+
+    def increment(self) -> None:
+        with self._lock:
+            if not self.loses:
+                self.value += 1
+
+
+@pytest.mark.parametrize(("lose_from", "tries", "expected_tries", "expected_lost"),
+                         [(1, 5, 1, 60), (3, 5, 3, 60), (99, 4, 4, 0)])
+def test_hammer_stops_at_the_first_try_that_loses(lose_from: int, tries: int,
+                                                  expected_tries: int, expected_lost: int) -> None:
+    Forgetful.made = 0
+    result = hammer(lambda: Forgetful(lose_from), threads=3, increments=20, tries=tries)
+    assert (result.tries, result.lost, result.expected, result.threads) == (
+        expected_tries, expected_lost, 60, 3)
+    assert Forgetful.made == expected_tries
+
+
+def test_hammer_finds_no_loss_in_a_locked_counter_even_with_a_tiny_interval() -> None:
+    result = hammer(LockedCounter, increments=2_000, interval=1e-6, tries=3)
+    assert (result.value, result.lost, result.tries, result.switch_interval) == (4_000, 0, 3, 1e-6)
+
+
+def test_hammer_reraises_a_worker_error_and_restores_the_interval() -> None:
+    before = sys.getswitchinterval()
+
+    class Broken:
+        value = 0
+
+        def increment(self) -> None:
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        hammer(Broken, interval=1e-5)
+    assert sys.getswitchinterval() == before
+
+
+def test_hammer_rejects_nonsense() -> None:
+    with pytest.raises(ValueError):
+        hammer(LockedCounter, threads=0)
+
+
+def test_switch_interval_is_restored_after_the_block_even_on_error() -> None:
+    before = sys.getswitchinterval()
+    with switch_interval(1e-4) as inside:
+        assert inside == sys.getswitchinterval() == pytest.approx(1e-4)
+    assert sys.getswitchinterval() == before
+    with pytest.raises(KeyError), switch_interval(1e-4):
+        raise KeyError
+    assert sys.getswitchinterval() == before
+    with switch_interval(None) as inside:
+        assert inside == before
+
+
+def test_slot_hands_values_over_in_order() -> None:
+    slot: Slot[int] = Slot()
+    producer = threading.Thread(target=lambda: [slot.put(i, WAIT) for i in range(5)])
+    producer.start()
+    received = [slot.get(WAIT) for _ in range(5)]
+    producer.join(WAIT)
+    assert received == [0, 1, 2, 3, 4]
+    assert repr(slot) == "<Slot empty>"
+
+
+def test_slot_put_waits_until_the_slot_is_emptied() -> None:
+    slot: Slot[str] = Slot()
+    slot.put_nowait("first")
+    assert repr(slot) == "<Slot full: 'first'>"
+    second_in = threading.Event()
+
+    def put_second() -> None:
+        slot.put("second", WAIT)
+        second_in.set()
+
+    putter = threading.Thread(target=put_second)
+    putter.start()
+    assert not second_in.wait(0.1)  # still full: the put must be waiting
+    assert slot.get_nowait() == "first"
+    assert second_in.wait(WAIT)
+    putter.join(WAIT)
+    assert slot.get_nowait() == "second"
+
+
+def test_slot_times_out_and_has_nowait_twins() -> None:
+    slot: Slot[int] = Slot()
+    with pytest.raises(TimeoutError):
+        slot.get(timeout=0.01)
+    with pytest.raises(queue.Empty):
+        slot.get_nowait()
+    slot.put(1, timeout=0.01)
+    with pytest.raises(TimeoutError):
+        slot.put(2, timeout=0.01)
+    with pytest.raises(queue.Full):
+        slot.put_nowait(2)
+    assert slot.get(timeout=0.01) == 1
+
+
+def wait_here_for(go: threading.Event, ready: threading.Event) -> None:
+    """Block on ``go``: the frame the dump must show."""
+    ready.set()
+    go.wait(WAIT)
+
+
+def test_thread_traceback_shows_where_a_waiting_thread_is() -> None:
+    go, ready = threading.Event(), threading.Event()
+    waiter = threading.Thread(target=wait_here_for, args=(go, ready), name="waiter")
+    waiter.start()
+    try:
+        assert ready.wait(WAIT)
+        dump = threads.dump_traceback()
+        mine = threads.thread_traceback(waiter, dump)
+    finally:
+        go.set()
+        waiter.join(WAIT)
+    assert "in wait_here_for" in mine and "in wait_here_for" in dump
+    assert mine.startswith("Thread 0x") and "in wait" in mine.splitlines()[1]
+    assert "dump_traceback" not in mine  # that frame is in the current thread's section
+    assert "Current thread" in dump and "test_thread_traceback" in dump
+    assert threads.thread_traceback(waiter) == ""  # it has ended, so a new dump lacks it
+
+
+def test_thread_traceback_needs_a_started_thread() -> None:
+    with pytest.raises(ValueError):
+        threads.thread_traceback(threading.Thread(target=print))
