@@ -1,0 +1,148 @@
+"""conclab.procs: what crosses a process boundary, under every start method."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+
+from conclab import procs
+
+CELL_NAME = "conclab_test_cell_worker"
+ANONYMOUS = lambda x: x  # noqa: E731 - module level, as in a cell: pickle looks it up by name
+
+
+def _cell_worker(x: int) -> int:
+    """Stands in for a function defined in a notebook cell (see the fixture below)."""
+    return x + 1
+
+
+@pytest.fixture
+def cell_worker(monkeypatch: pytest.MonkeyPatch):
+    """A function that lives only in this process's ``__main__``, as a notebook cell's does.
+
+    The parent can pickle it (by reference to ``__main__``); a spawned child has a different
+    ``__main__`` and cannot find it; a forked child has a copy of the parent's memory and can.
+    """
+    monkeypatch.setattr(_cell_worker, "__module__", "__main__")
+    monkeypatch.setattr(_cell_worker, "__qualname__", CELL_NAME)
+    monkeypatch.setattr(sys.modules["__main__"], CELL_NAME, _cell_worker, raising=False)
+    return _cell_worker
+
+
+def test_call_in_child_runs_a_package_function(start_method: str) -> None:
+    outcome = procs.call_in_child(procs.square, 7, method=start_method)
+    assert (outcome.ok, outcome.value, outcome.method) == (True, 49, start_method)
+    assert str(outcome) == "49"
+
+
+def test_a_cell_defined_worker_reaches_only_a_forked_child(start_method: str, cell_worker) -> None:
+    outcome = procs.call_in_child(cell_worker, 1, method=start_method)
+    if start_method == "fork":
+        assert outcome.value == 2
+    else:
+        assert outcome.where == "child"
+        assert outcome.error.startswith(f"AttributeError: Can't get attribute '{CELL_NAME}'")
+
+
+def test_pool_map_async_with_a_cell_worker_times_out_instead_of_hanging(
+        start_method: str, cell_worker) -> None:
+    # Under spawn/forkserver each child dies unpickling the task and the pool replaces it, so
+    # the result never comes: map() would wait for ever, get(timeout) raises.
+    with multiprocessing.get_context(start_method).Pool(1) as pool:
+        result = pool.map_async(cell_worker, [1, 2])
+        if start_method == "fork":
+            assert result.get(timeout=60) == [2, 3]
+        else:
+            with pytest.raises(multiprocessing.TimeoutError):
+                result.get(timeout=1.0)
+
+
+def test_a_lambda_fails_in_the_parent_before_any_child_starts(start_method: str) -> None:
+    before = multiprocessing.active_children()
+    outcome = procs.call_in_child(ANONYMOUS, 1, method=start_method)
+    assert outcome.where == "parent"
+    assert outcome.error.startswith("PicklingError: Can't pickle <function <lambda>")
+    assert multiprocessing.active_children() == before
+
+
+def test_an_unpicklable_result_fails_in_the_child(start_method: str) -> None:
+    outcome = procs.call_in_child(procs.returns_lock, method=start_method)
+    assert outcome.where == "child"
+    assert outcome.error == ("TypeError: cannot pickle '_thread.lock' object "
+                             "(pickling the result)")
+
+
+def test_an_exception_in_the_child_comes_back_as_text(start_method: str) -> None:
+    outcome = procs.call_in_child(procs.square, "x", method=start_method)
+    assert not outcome.ok
+    assert outcome.error == "TypeError: can't multiply sequence by non-int of type 'str'"
+    assert str(outcome) == outcome.error + " (in the child)"
+
+
+def test_a_stuck_child_is_killed_after_the_timeout(start_method: str) -> None:
+    outcome = procs.call_in_child(time.sleep, 600, method=start_method, timeout=0.2)
+    assert outcome.where == "timeout"
+    assert outcome.error == "TimeoutError: no outcome within 0.2 s"
+    # The autouse fixture in conftest.py fails the test if the child is still alive.
+
+
+def test_a_child_copies_or_reimports_memory_but_never_shares_it(start_method: str) -> None:
+    before = procs.counter()
+    assert procs.bump() == before + 1
+    outcome = procs.call_in_child(procs.bump, method=start_method)
+    # fork copies the parent's counter; spawn and forkserver import the module afresh.
+    assert outcome.value == (before + 2 if start_method == "fork" else 1)
+    assert procs.counter() == before + 1
+
+
+def test_a_held_lock_stays_held_only_in_a_forked_child(start_method: str) -> None:
+    assert procs.child_sees_lock_free(start_method, timeout=0.2) is (start_method != "fork")
+    assert procs._LOCK.acquire(timeout=5)  # and the parent's holder let go
+    procs._LOCK.release()
+
+
+def test_start_times_are_one_positive_duration_per_start(start_method: str) -> None:
+    times = procs.start_times(start_method, 2)
+    assert len(times) == 2 and all(t > 0 for t in times)
+
+
+def test_thread_start_times() -> None:
+    times = procs.thread_start_times(3)
+    assert len(times) == 3 and all(t > 0 for t in times)
+
+
+def test_timed_busy_in_a_pool_reports_the_child_and_the_same_checksum(start_method: str) -> None:
+    ctx = multiprocessing.get_context(start_method)
+    with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
+        intervals = list(pool.map(procs.timed_busy, [1000, 2000], timeout=60))
+        checksums = list(pool.map(procs.busy, [1000, 2000], timeout=60))
+    assert checksums == [procs.busy(1000), procs.busy(2000)]
+    assert all(i.pid != os.getpid() and 0 <= i.duration == i.end - i.start for i in intervals)
+
+
+def test_busy_is_deterministic_and_depends_on_units() -> None:
+    assert procs.busy(0) == 0
+    assert procs.busy(4) == 0 + 1 + 4 + 9
+    assert procs.busy(5000) == sum(i * i for i in range(5000)) % 1_000_003
+    assert procs.busy(5000) != procs.busy(5001)
+
+
+def test_units_for_scales_with_the_wanted_duration() -> None:
+    short, long = procs.units_for(0.01), procs.units_for(1.0)
+    assert short >= 1
+    assert long > 10 * short  # 100x in theory; a noisy machine still keeps well above 10x
+
+
+def test_pickle_report() -> None:
+    import threading
+
+    assert procs.pickle_report([1, 2, 3]).startswith("ok, ")
+    assert procs.pickle_report(procs.square).startswith("ok, ")
+    assert procs.pickle_report(threading.Lock()) == ("TypeError: cannot pickle "
+                                                     "'_thread.lock' object")
+    assert procs.pickle_report(x for x in "ab") == "TypeError: cannot pickle 'generator' object"
