@@ -1,0 +1,333 @@
+"""Measuring coroutines: many cheap tasks, a loop that wakes late, and slow callbacks.
+
+The coroutines chapter shows inline the code that *is* the lesson (a generator actor, a
+coroutine driven by ``send``, a ``TaskGroup``); this module holds the instruments it reads:
+
+1. ``task_storm`` creates, starts and finishes ``n`` parked tasks on the running loop and
+   reports what each phase cost per task, and (with ``tracemalloc``) how much memory a live
+   task holds.
+2. ``LagProbe`` is a periodic task that measures how late the loop wakes it. A loop that a
+   blocking call has stalled wakes everyone late: the probe turns "the loop was blocked" into
+   a number, and, given an observer, into "wait" spans on a timeline.
+3. ``run_in_fresh_loop`` runs a coroutine function on a brand-new loop in a worker thread,
+   optionally in debug mode, and returns its result with the warnings asyncio logged. It is
+   how a notebook, whose kernel loop runs forever, can show what ``asyncio.run`` does: set up
+   a loop, run, then shut down async generators and the default executor.
+
+Times come from ``time.perf_counter``, the clock ``conclab.workloads.clock()`` and
+``conclab.trace`` use, so the probe's spans line up with every other worker's on one timeline.
+Nothing here prints; every measurement is a frozen dataclass with its per-task figures computed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import gc
+import logging
+import re
+import threading
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+if TYPE_CHECKING:
+    from conclab.workloads import Observer
+
+__all__ = ["primed", "Storm", "task_storm", "LagStats", "LagProbe", "FreshRun",
+           "run_in_fresh_loop"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+Y = TypeVar("Y")
+S = TypeVar("S")
+R = TypeVar("R")
+
+
+def primed(genfunc: Callable[P, Generator[Y, S, R]]) -> Callable[P, Generator[Y, S, R]]:
+    """Decorate a generator actor so that calling it returns it already waiting for a message.
+
+    A fresh generator has not reached its first ``yield``, so ``send(message)`` would raise
+    ``TypeError: can't send non-None value to a just-started generator``. The decorator makes
+    the priming ``next()`` that every generator actor needs, once, in one place.
+    """
+    @functools.wraps(genfunc)
+    def start(*args: P.args, **kwargs: P.kwargs) -> Generator[Y, S, R]:
+        gen = genfunc(*args, **kwargs)
+        next(gen)
+        return gen
+    return start
+
+
+# --- many tasks ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Storm:
+    """What ``n`` parked tasks cost on this machine: seconds per phase, and memory if measured.
+
+    Attributes:
+        n: how many tasks.
+        create_seconds: calling ``create_task`` ``n`` times (nothing runs yet).
+        start_seconds: one pass of the loop in which every task runs to its first ``await``.
+        finish_seconds: waking them all and waiting until every one has finished.
+        bytes_per_task: memory traced by ``tracemalloc`` per live, parked task (measured in a
+            separate run, because tracing slows every allocation), or None if not asked for.
+    """
+
+    n: int
+    create_seconds: float
+    start_seconds: float
+    finish_seconds: float
+    bytes_per_task: float | None = None
+
+    @property
+    def total_seconds(self) -> float:
+        """Wall time from the first ``create_task`` until the last task finished."""
+        return self.create_seconds + self.start_seconds + self.finish_seconds
+
+    @property
+    def create_us(self) -> float:
+        """Microseconds to create one task."""
+        return self.create_seconds / self.n * 1e6
+
+    @property
+    def run_us(self) -> float:
+        """Microseconds per task to start it, wake it and see it finish (two switches each)."""
+        return (self.start_seconds + self.finish_seconds) / self.n * 1e6
+
+
+async def _parked(go: asyncio.Event) -> None:
+    """One idle task: it waits for the starting gun, like a connection waiting for data."""
+    await go.wait()
+
+
+async def _one_storm(n: int) -> tuple[float, float, float, int]:
+    """Create, start and finish n parked tasks; return the three phases and the traced bytes."""
+    go = asyncio.Event()
+    traced = 0
+    async with asyncio.TaskGroup() as tg:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            tg.create_task(_parked(go))
+        t1 = time.perf_counter()
+        # Every task's first step was queued before ours, so one trip round the loop runs them
+        # all up to go.wait(): afterwards all n are alive and parked.
+        await asyncio.sleep(0)
+        t2 = time.perf_counter()
+        if tracemalloc.is_tracing():
+            traced = tracemalloc.get_traced_memory()[0]
+        go.set()
+    t3 = time.perf_counter()  # leaving the TaskGroup waited for every task to finish
+    return t1 - t0, t2 - t1, t3 - t2, traced
+
+
+async def task_storm(n: int, *, memory: bool = False) -> Storm:
+    """Measure what creating, running and finishing ``n`` tasks costs on the running loop.
+
+    Each task parks on one shared ``asyncio.Event`` (as thousands of idle connections would),
+    so all ``n`` are alive at once; then the event is set and each wakes once and finishes.
+    The tasks live in a ``TaskGroup``, so an error or a cancellation stops them all.
+
+    Args:
+        n: how many tasks (1 or more).
+        memory: also measure memory per live task with ``tracemalloc``, in a second run of the
+            same size; it slows every allocation several-fold, so it would spoil the timings.
+
+    Returns:
+        A ``Storm`` with the timings of the untraced run.
+    """
+    if n < 1:
+        raise ValueError(f"n must be at least 1, not {n}")
+    gc.collect()  # so that a collection of earlier garbage does not land inside the timing
+    create, start, finish, _ = await _one_storm(n)
+    per_task = None
+    if memory:
+        started_here = not tracemalloc.is_tracing()
+        gc.collect()
+        if started_here:
+            tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            *_, traced = await _one_storm(n)
+        finally:
+            if started_here:
+                tracemalloc.stop()
+        per_task = (traced - base) / n
+    return Storm(n, create, start, finish, per_task)
+
+
+# --- how late the loop wakes us ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LagStats:
+    """How late a ``LagProbe`` woke up: its samples summarised, in seconds."""
+
+    samples: int
+    max_lag: float
+    mean_lag: float
+    total_lag: float
+
+
+class LagProbe:
+    """A periodic task that measures how late the event loop wakes it: the loop's health.
+
+    Use it as an async context manager around the code under test. Every ``interval`` seconds
+    it asks to be woken; the lag is how much later than asked it actually ran. A loop that
+    only awaits keeps lags near zero; one blocking call of ``d`` seconds makes the probe (and
+    every other task) wake roughly ``d`` late. ``__aenter__`` returns once the probe is asleep,
+    so a block that starts right after it is seen; a normal exit waits for the probe's current
+    sleep to end (at most one interval, plus any block) so that the last lag counts too.
+
+    Given an ``observer`` (such as a ``conclab.trace.Trace``), each wake-up is reported as a
+    "wait" span labelled "late", from when the probe should have run to when it did.
+    """
+
+    def __init__(self, interval: float = 0.005, *, worker: str = "probe",
+                 observer: Observer | None = None) -> None:
+        if interval <= 0:
+            raise ValueError(f"interval must be positive, not {interval}")
+        self.interval = interval
+        self.worker = worker
+        self.observer = observer
+        self.lags: list[float] = []
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        """Sleep, wake, record the lateness; until asked to stop."""
+        while not self._stopping:
+            due = time.perf_counter() + self.interval
+            await asyncio.sleep(self.interval)
+            woke = time.perf_counter()
+            self.lags.append(max(0.0, woke - due))
+            if self.observer is not None:
+                self.observer.span(self.worker, "wait", due, max(due, woke), label="late")
+
+    async def __aenter__(self) -> LagProbe:
+        if self._task is not None:
+            raise RuntimeError("a LagProbe can be entered only once")
+        self._task = asyncio.create_task(self._run(), name=f"LagProbe-{self.worker}")
+        await asyncio.sleep(0)  # let the probe take its first timestamp and go to sleep
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        assert self._task is not None
+        self._stopping = True
+        if exc_type is not None:
+            self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            # Our own cancel() above: swallow it. If *we* are being cancelled, re-raise.
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+
+    def statistics(self) -> LagStats:
+        """The lags so far, summarised."""
+        lags = self.lags
+        if not lags:
+            return LagStats(0, 0.0, 0.0, 0.0)
+        return LagStats(len(lags), max(lags), sum(lags) / len(lags), sum(lags))
+
+    def __repr__(self) -> str:
+        state = ("new" if self._task is None else "running" if not self._task.done()
+                 else "stopped")
+        worst = max(self.lags, default=0.0)
+        return (f"<LagProbe {self.worker!r} every {self.interval * 1e3:g} ms, {state}, "
+                f"{len(self.lags)} samples, max lag {worst * 1e3:.1f} ms>")
+
+
+# --- a fresh loop in a worker thread -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class FreshRun:
+    """What ``run_in_fresh_loop`` brought back: the result and the warnings asyncio logged."""
+
+    result: Any
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def slow_steps(self) -> list[float]:
+        """The durations, in seconds, of the steps debug mode reported as slow."""
+        return [float(m.group(1)) for w in self.warnings
+                if (m := re.search(r" took (\d+(?:\.\d+)?) seconds$", w))]
+
+
+class _Collect(logging.Handler):
+    """Keep the messages of records logged by one thread."""
+
+    def __init__(self, thread_id: int) -> None:
+        super().__init__(logging.WARNING)
+        self.thread_id = thread_id
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread_id:
+            self.messages.append(record.getMessage())
+
+
+def run_in_fresh_loop(fn: Callable[..., Awaitable[Any]], *args: Any, debug: bool = False,
+                      slow_callback_duration: float | None = None,
+                      timeout: float = 30.0) -> FreshRun:
+    """Run ``fn(*args)`` with ``asyncio.run`` in a new thread, to use a loop of its own.
+
+    In a notebook the kernel's loop is already running in the main thread, so ``asyncio.run``
+    refuses to start there. In a worker thread it may: this runs it there, waits, and hands back
+    the result (or re-raises the exception) together with every WARNING or worse that the
+    ``asyncio`` logger emitted from that thread, such as debug mode's "Executing <Task ...>
+    took 0.2 seconds". ``asyncio.run`` closes the loop and shuts down its default executor, so
+    ``asyncio.to_thread`` used inside leaves no thread behind.
+
+    Args:
+        fn: a coroutine function; it is called in the worker thread.
+        *args: its arguments.
+        debug: run the loop in asyncio debug mode.
+        slow_callback_duration: in debug mode, the step duration (seconds) above which asyncio
+            logs a slow callback (asyncio's default is 0.1).
+        timeout: seconds to wait for the thread; on expiry ``TimeoutError`` is raised (the
+            thread cannot be killed, so ``fn`` must not block for ever).
+    """
+    box: dict[str, Any] = {}
+
+    # The log handler filters by thread id, known only once the thread has started, and must
+    # be in place before the loop starts: so the thread starts, then waits for the go-ahead.
+    go = threading.Event()
+
+    def target() -> None:
+        if not go.wait(timeout):
+            return
+        try:
+            # asyncio.Runner is asyncio.run taken apart: it lets us set the threshold on the
+            # loop before the first step, and closes the same way (async generators, then the
+            # default executor, then the loop).
+            with asyncio.Runner(debug=debug) as runner:
+                if slow_callback_duration is not None:
+                    runner.get_loop().slow_callback_duration = slow_callback_duration
+                box["result"] = runner.run(fn(*args))
+        except BaseException as exc:  # carried back to the caller's thread and re-raised there
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, name="fresh-loop")
+    logger = logging.getLogger("asyncio")
+    worker.start()
+    assert worker.ident is not None
+    collect = _Collect(worker.ident)
+    # Otherwise the records would also reach the root logger: in a notebook, red text on stderr.
+    propagate, logger.propagate = logger.propagate, False
+    logger.addHandler(collect)
+    try:
+        go.set()
+        worker.join(timeout)
+    finally:
+        logger.removeHandler(collect)
+        logger.propagate = propagate
+    if worker.is_alive():
+        raise TimeoutError(f"{getattr(fn, '__name__', fn)!r} still running after {timeout} s")
+    if "error" in box:
+        raise box["error"]
+    return FreshRun(box.get("result"), collect.messages)
