@@ -1,0 +1,528 @@
+"""Importable work of a given size, and a runner that shows how each model schedules it.
+
+Every chapter needs the same two kinds of work: CPU-bound work that keeps an interpreter busy
+(``spin``) and I/O-bound work that only waits (``pause``), each sized in seconds and usable by
+threads, by processes under every start method (the functions live here, so a child can import
+them) and by coroutines (``aspin``, ``apause``). ``run()`` starts N workers of one model on one
+kind of work and reports what happened, live, to an observer; the Playground widget calls it.
+
+How "running" is measured, not declared. ``spin`` does its work in **slices** of about 25 us of
+pure-Python arithmetic and reads ``clock()`` after each one. Alone on a core, consecutive reads
+are one slice apart; a gap much longer than a slice (more than ``slice + 100 us``) means the
+worker was not executing in between: another thread held the GIL, the OS ran something else,
+or the event loop's thread was descheduled. So a "run" span runs from the first read after a
+gap to the last read before the next one (it is always *inside* the time the worker really ran,
+which is why two GIL-bound threads never show overlapping runs), and a "wait" span covers the
+gap. The cost is one clock read per slice (well under 1 %); the observer is only called at a
+gap, so tracing costs nothing while nothing happens. Gaps shorter than the threshold are not
+seen: the resolution is about a tenth of a millisecond.
+
+The design, in a few sentences:
+
+1. One clock for everyone: ``time.perf_counter`` is system-wide on Linux, macOS and Windows,
+   so spans from child processes line up with the parent's without any translation.
+2. The observer is a narrow, no-op-able protocol (trio style); this module never imports the
+   recorder (``conclab.trace``), which sits in the layer above.
+3. Child processes send their spans through a queue from their own multiprocessing context;
+   a thread in the parent drains it into the observer as they arrive (``Relay``).
+4. Everything ``run()`` starts, it stops, also on timeout or error. Work takes a ``deadline``
+   on the shared clock and checks it every slice, because a thread cannot be killed.
+
+This module is longer than 300 lines because the four models of ``run()`` (threads,
+processes, coroutines and the relay) only make sense side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+__all__ = [
+    "Model", "Kind", "MODELS", "KINDS", "clock", "Observer", "NULL_OBSERVER", "calibrate",
+    "spin", "pause", "aspin", "apause", "QueueObserver", "Relay", "RunResult", "run",
+]
+
+Model = Literal["process", "thread", "coroutine"]
+Kind = Literal["cpu", "io", "mixed"]
+MODELS: tuple[str, ...] = ("process", "thread", "coroutine")
+KINDS: tuple[str, ...] = ("cpu", "io", "mixed")
+
+clock = time.perf_counter
+"""Seconds on the one clock all workers share, child processes included."""
+
+_SLICE = 25e-6        # target length of one slice of spin(), in seconds
+_GAP_FLOOR = 100e-6   # a gap must exceed one slice by this much to count as "descheduled"
+_MIXED_ROUNDS = 5     # "mixed" work alternates this many CPU slices with as many waits
+_GRACE = 5.0          # seconds allowed past the deadline for stopping and joining
+
+
+class Observer(Protocol):
+    """Hooks that work reports to; a recorder (``conclab.trace.Trace``) fills them in.
+
+    Both hooks may be called from any thread (and, through a ``Relay``, from the thread that
+    drains child processes), so an implementation must be thread-safe and quick.
+    """
+
+    def span(self, worker: str, state: str, start: float, end: float, label: str = "") -> None:
+        """``worker`` was in ``state`` ("run" or "wait") from ``start`` to ``end`` (``clock()``)."""
+
+    def event(self, kind: str, time: float, sender: str, receiver: str, label: str = "") -> None:
+        """A point event ("send", "receive") at ``time`` between ``sender`` and ``receiver``."""
+
+
+class _NullObserver:
+    """An observer that ignores everything."""
+
+    def span(self, worker: str, state: str, start: float, end: float, label: str = "") -> None:
+        """Ignore a span."""
+
+    def event(self, kind: str, time: float, sender: str, receiver: str, label: str = "") -> None:
+        """Ignore an event."""
+
+    def __repr__(self) -> str:
+        return "NULL_OBSERVER"
+
+
+NULL_OBSERVER: Observer = _NullObserver()
+
+_rate: float | None = None
+_rate_lock = threading.Lock()
+
+
+def _burn(n: int, acc: int) -> int:
+    """Do ``n`` units of pure-Python arithmetic (a linear congruential step each)."""
+    for _ in range(n):
+        acc = (acc * 1103515245 + 12345) & 0x7FFFFFFF
+    return acc
+
+
+def calibrate(*, refresh: bool = False) -> float:
+    """Measure how many work units per second this machine does in pure Python (cached).
+
+    The best of three timed runs of ~20 ms is kept: the speed when nothing else interferes,
+    which is what "takes ``seconds`` when it runs alone" means.
+
+    Args:
+        refresh: measure again even if a value is cached.
+
+    Returns:
+        Work units per second; ``spin(s)`` does ``round(s * calibrate())`` units.
+    """
+    global _rate
+    with _rate_lock:
+        if _rate is None or refresh:
+            n = 20_000
+            while True:
+                t0 = clock()
+                _burn(n, 1)
+                if clock() - t0 >= 0.02:
+                    break
+                n *= 2
+            best = float("inf")
+            for _ in range(3):
+                t0 = clock()
+                _burn(n, 1)
+                best = min(best, clock() - t0)
+            _rate = n / best
+        return _rate
+
+
+def spin(seconds: float, *, worker: str = "main", observer: Observer | None = None,
+         label: str = "", deadline: float | None = None) -> int:
+    """Do CPU-bound pure-Python work that takes ``seconds`` when it runs alone.
+
+    The amount of work is fixed, not the time: two threads sharing the GIL each take about
+    twice as long. Measured spans go to ``observer``: "run" while the work was seen executing,
+    "wait" for each gap in which it was descheduled (see the module docstring).
+
+    Args:
+        seconds: size of the work, in seconds of this machine running it alone.
+        worker: the name spans are reported under.
+        observer: where spans go; None reports nothing.
+        label: attached to every span.
+        deadline: a ``clock()`` time; past it, stop and raise ``TimeoutError``.
+
+    Returns:
+        The number of work units done.
+    """
+    rate = calibrate()
+    total = max(0, round(seconds * rate))
+    per = max(1, int(rate * _SLICE))
+    gap = per / rate + _GAP_FLOOR
+    report = observer is not None and observer is not NULL_OBSERVER
+    acc, done = 1, 0
+    start = prev = clock()
+    while done < total:
+        n = per if total - done > per else total - done
+        for _ in range(n):  # inlined _burn: no call per slice, so the GIL check is in the loop
+            acc = (acc * 1103515245 + 12345) & 0x7FFFFFFF
+        done += n
+        now = clock()
+        if now - prev > gap:
+            if report:
+                # Reporting may block (a contended lock releases the GIL), so it belongs to
+                # no run span: the run ends at ``prev``, the wait ends after the first report.
+                observer.span(worker, "run", start, prev, label)  # type: ignore[union-attr]
+                now = clock()
+                observer.span(worker, "wait", prev, now, label)  # type: ignore[union-attr]
+                now = clock()
+            start = now
+        prev = now
+        if deadline is not None and now > deadline:
+            raise TimeoutError(f"{worker}: spin passed its deadline")
+    if report and total:
+        observer.span(worker, "run", start, prev, label)  # type: ignore[union-attr]
+    return done
+
+
+def pause(seconds: float, *, worker: str = "main", observer: Observer | None = None,
+          label: str = "", deadline: float | None = None) -> None:
+    """Block for ``seconds`` as an I/O call would (``time.sleep``), reported as a "wait" span.
+
+    The span ends when the worker runs again, so time spent waiting for the GIL after the
+    sleep counts as waiting too. ``deadline`` shortens the sleep and then raises TimeoutError.
+    """
+    start = clock()
+    if deadline is not None and start + seconds > deadline:
+        time.sleep(max(0.0, deadline - start))
+        raise TimeoutError(f"{worker}: pause passed its deadline")
+    time.sleep(seconds)
+    if observer is not None:
+        observer.span(worker, "wait", start, clock(), label)
+
+
+async def aspin(seconds: float, *, worker: str = "main", observer: Observer | None = None,
+                label: str = "", deadline: float | None = None) -> int:
+    """Coroutine version of ``spin``: it never awaits, so it blocks the whole event loop.
+
+    That is the lesson: CPU-bound work inside a coroutine stops every other coroutine on the
+    loop until it is done. Arguments and result are those of ``spin``.
+    """
+    return spin(seconds, worker=worker, observer=observer, label=label, deadline=deadline)
+
+
+async def apause(seconds: float, *, worker: str = "main", observer: Observer | None = None,
+                 label: str = "", deadline: float | None = None) -> None:
+    """Coroutine version of ``pause``: awaits ``asyncio.sleep``, so other coroutines run.
+
+    The "wait" span starts just before the ``await`` and ends when this coroutine is resumed,
+    which may be well after the sleep is over if another coroutine kept the loop busy.
+    """
+    start = clock()
+    if deadline is not None and start + seconds > deadline:
+        await asyncio.sleep(max(0.0, deadline - start))
+        raise TimeoutError(f"{worker}: apause passed its deadline")
+    await asyncio.sleep(seconds)
+    if observer is not None:
+        observer.span(worker, "wait", start, clock(), label)
+
+
+class QueueObserver:
+    """A picklable observer for a child process: it forwards every call through a queue.
+
+    Create it through ``Relay``, which drains the queue in the parent. ``put`` on a
+    multiprocessing queue only appends to a buffer (a feeder thread does the writing), so
+    reporting costs the worker a few microseconds.
+    """
+
+    def __init__(self, queue: Any) -> None:
+        self.queue = queue
+
+    def span(self, worker: str, state: str, start: float, end: float, label: str = "") -> None:
+        """Forward a span."""
+        self.queue.put(("span", worker, state, start, end, label))
+
+    def event(self, kind: str, time: float, sender: str, receiver: str, label: str = "") -> None:
+        """Forward an event."""
+        self.queue.put(("event", kind, time, sender, receiver, label))
+
+
+class Relay:
+    """Carries spans and events from child processes to an observer in the parent, live.
+
+    Use it as a context manager around the children's lives; pass ``relay.observer`` to each
+    child. A parent thread drains the queue into ``observer`` as records arrive. Leaving the
+    block sends a sentinel and joins that thread: leave it only after the children have
+    exited (a child's queue is flushed at exit, so every record is in before the sentinel).
+
+    Args:
+        observer: receives the records, from the relay's thread.
+        context: the multiprocessing context the children are started from.
+        timeout: how long leaving the block may wait for the drain to finish.
+    """
+
+    def __init__(self, observer: Observer, context: Any = None, *, timeout: float = 5.0) -> None:
+        self._target = observer
+        self._queue = (context or multiprocessing.get_context()).Queue()
+        self._timeout = timeout
+        self._thread = threading.Thread(target=self._drain, name="conclab-relay", daemon=True)
+        self.observer = QueueObserver(self._queue)
+        self.received = 0
+
+    def __enter__(self) -> Relay:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._queue.put(None)
+        self._thread.join(self._timeout)
+        self._queue.close()
+        self._queue.join_thread()
+        if self._thread.is_alive():
+            raise TimeoutError("relay: the drain thread did not finish")
+
+    def _drain(self) -> None:
+        """Move records from the queue to the observer until the sentinel comes."""
+        import queue as stdqueue
+
+        while True:
+            try:
+                item = self._queue.get(timeout=0.1)
+            except stdqueue.Empty:
+                continue
+            except (EOFError, OSError):  # the pipe was closed under us: nothing more to read
+                return
+            if item is None:
+                return
+            self.received += 1
+            if item[0] == "span":
+                self._target.span(*item[1:])
+            else:
+                self._target.event(*item[1:])
+
+    def __repr__(self) -> str:
+        state = "draining" if self._thread.is_alive() else "stopped"
+        return f"<Relay {state}, {self.received} records received>"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What ``run()`` did: which model, which work, how many workers, and how long it took.
+
+    Attributes:
+        model: "process", "thread" or "coroutine".
+        workload: "cpu", "io" or "mixed".
+        workers: how many workers ran.
+        seconds: the size of each worker's work (seconds when run alone).
+        elapsed: wall-clock seconds from the common start to the last worker's end.
+        start_method: the multiprocessing start method, for "process"; else None.
+    """
+
+    model: str
+    workload: str
+    workers: int
+    seconds: float
+    elapsed: float
+    start_method: str | None = None
+
+    @property
+    def speedup(self) -> float:
+        """How many workers' worth of work was done per unit of time (ideal: ``workers``)."""
+        return self.seconds * self.workers / self.elapsed if self.elapsed > 0 else 0.0
+
+
+def _work(workload: str, seconds: float, name: str, observer: Observer | None,
+          deadline: float | None) -> None:
+    """Do one worker's share of ``workload`` (the body of a thread or process worker)."""
+    if workload == "cpu":
+        spin(seconds, worker=name, observer=observer, label="cpu", deadline=deadline)
+    elif workload == "io":
+        pause(seconds, worker=name, observer=observer, label="io", deadline=deadline)
+    else:
+        step = seconds / (2 * _MIXED_ROUNDS)
+        for _ in range(_MIXED_ROUNDS):
+            spin(step, worker=name, observer=observer, label="cpu", deadline=deadline)
+            pause(step, worker=name, observer=observer, label="io", deadline=deadline)
+
+
+async def _awork(workload: str, seconds: float, name: str, observer: Observer | None,
+                 deadline: float | None) -> None:
+    """Do one coroutine worker's share of ``workload``."""
+    if workload == "cpu":
+        await aspin(seconds, worker=name, observer=observer, label="cpu", deadline=deadline)
+    elif workload == "io":
+        await apause(seconds, worker=name, observer=observer, label="io", deadline=deadline)
+    else:
+        step = seconds / (2 * _MIXED_ROUNDS)
+        for _ in range(_MIXED_ROUNDS):
+            await aspin(step, worker=name, observer=observer, label="cpu", deadline=deadline)
+            await apause(step, worker=name, observer=observer, label="io", deadline=deadline)
+
+
+def _default_start_method() -> str:
+    """The start method in force, read without fixing it (``get_context(None)`` would)."""
+    # get_all_start_methods() lists the platform default first (documented).
+    return (multiprocessing.get_start_method(allow_none=True)
+            or multiprocessing.get_all_start_methods()[0])
+
+
+def _process_main(name: str, workload: str, seconds: float, rate: float, observer: Observer,
+                  barrier: Any, deadline: float) -> None:
+    """Entry point of a child process: adopt the parent's calibration, line up, work."""
+    global _rate
+    _rate = rate  # calibrating again here would measure while the siblings compete
+    barrier.wait(max(0.0, deadline - clock()))
+    _work(workload, seconds, name, observer, deadline)
+
+
+def _thread_main(name: str, workload: str, seconds: float, observer: Observer | None,
+                 barrier: threading.Barrier, deadline: float, errors: list[BaseException]) -> None:
+    """Body of a worker thread: line up, work, keep any exception for the parent."""
+    try:
+        barrier.wait(max(0.0, deadline - clock()))
+        _work(workload, seconds, name, observer, deadline)
+    except BaseException as exc:  # noqa: BLE001 - handed to the parent, which re-raises
+        errors.append(exc)
+        barrier.abort()
+
+
+def _run_threads(names: list[str], workload: str, seconds: float, observer: Observer | None,
+                 deadline: float) -> float:
+    """Run one thread per name; return the elapsed time from the common start."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(names) + 1)
+    threads = [threading.Thread(target=_thread_main, name=n,
+                                args=(n, workload, seconds, observer, barrier, deadline, errors))
+               for n in names]
+    for t in threads:
+        t.start()
+    try:
+        barrier.wait(max(0.0, deadline - clock()))
+    except threading.BrokenBarrierError:
+        pass  # a worker failed before the start; its error is in ``errors``
+    t0 = clock()
+    for t in threads:  # each one stops by itself at the latest at the deadline
+        t.join(max(0.0, deadline - clock()) + _GRACE)
+    elapsed = clock() - t0
+    if errors:
+        raise errors[0]
+    if any(t.is_alive() for t in threads):
+        raise TimeoutError("run: a worker thread did not stop")
+    return elapsed
+
+
+def _run_coroutines(names: list[str], workload: str, seconds: float, observer: Observer | None,
+                    deadline: float) -> float:
+    """Run one coroutine per name on a fresh loop in a helper thread; return the elapsed time.
+
+    A helper thread because the caller may already be inside a running loop (a notebook).
+    """
+    box: list[Any] = []
+
+    async def main() -> None:
+        t0 = clock()
+        async with asyncio.TaskGroup() as group:
+            for n in names:
+                group.create_task(_awork(workload, seconds, n, observer, deadline), name=n)
+        box.append(clock() - t0)
+
+    def loop_thread() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # noqa: BLE001 - handed to the parent, which re-raises
+            box.append(exc)
+
+    thread = threading.Thread(target=loop_thread, name="conclab-loop")
+    thread.start()
+    thread.join(max(0.0, deadline - clock()) + _GRACE)
+    if thread.is_alive():
+        raise TimeoutError("run: the event loop did not stop")
+    if isinstance(box[0], BaseException):
+        exc = box[0]
+        if isinstance(exc, BaseExceptionGroup):  # the TaskGroup's: re-raise the first cause
+            raise exc.exceptions[0] from exc
+        raise exc
+    return float(box[0])
+
+
+def _stop_processes(procs: list[Any]) -> None:
+    """Terminate, then kill, every child still alive, and reap them all."""
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(2.0)
+        if p.is_alive():
+            p.kill()
+            p.join(2.0)
+
+
+def _run_processes(names: list[str], workload: str, seconds: float, observer: Observer,
+                   deadline: float, start_method: str | None) -> float:
+    """Run one process per name, relaying spans live; return the elapsed time."""
+    ctx = multiprocessing.get_context(start_method or _default_start_method())
+    rate = calibrate()
+    barrier = ctx.Barrier(len(names) + 1)
+    with Relay(observer, ctx) as relay:
+        procs = [ctx.Process(target=_process_main, name=n,
+                             args=(n, workload, seconds, rate, relay.observer, barrier, deadline))
+                 for n in names]
+        try:
+            for p in procs:
+                p.start()
+            try:
+                barrier.wait(max(0.0, deadline - clock()))
+            except threading.BrokenBarrierError:
+                raise TimeoutError("run: the worker processes did not all start in time") from None
+            t0 = clock()
+            for p in procs:
+                p.join(max(0.0, deadline - clock()) + _GRACE)
+            elapsed = clock() - t0
+            if any(p.is_alive() for p in procs) or clock() > deadline:
+                raise TimeoutError("run: the worker processes passed the deadline")
+            failed = [f"{p.name} (exit code {p.exitcode})" for p in procs if p.exitcode != 0]
+            if failed:
+                raise RuntimeError("run: worker failed: " + ", ".join(failed))
+        finally:
+            _stop_processes(procs)
+    return elapsed
+
+
+def run(model: Model, workload: Kind, workers: int, *, seconds: float = 0.2,
+        observer: Observer | None = None, start_method: str | None = None,
+        timeout: float = 60.0) -> RunResult:
+    """Run ``workers`` workers of one model on one kind of work, reporting spans live.
+
+    Workers are named "process-0", "thread-1", "coroutine-2", ...; they line up and start
+    together. "cpu" work is ``spin(seconds)``, "io" is ``pause(seconds)``, "mixed" alternates
+    five CPU slices with five waits (half the time each). Spans reach ``observer`` while the
+    run goes on, from worker threads, the loop's thread or (for processes) a relay thread.
+
+    Args:
+        model: "process", "thread" or "coroutine".
+        workload: "cpu", "io" or "mixed".
+        workers: how many workers (at least 1).
+        seconds: each worker's work, in seconds of running alone.
+        observer: receives the spans (thread-safe, e.g. ``conclab.trace.Trace()``).
+        start_method: for "process": the multiprocessing start method (default: platform's).
+        timeout: seconds before the run is stopped and ``TimeoutError`` raised.
+
+    Returns:
+        A ``RunResult``; everything started has been stopped, also when this raises.
+    """
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, not {model!r}")
+    if workload not in KINDS:
+        raise ValueError(f"workload must be one of {KINDS}, not {workload!r}")
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    if not seconds >= 0:  # also rejects NaN
+        raise ValueError("seconds must be a number >= 0")
+    calibrate()  # before the deadline starts: the first call measures for ~0.1 s
+    names = [f"{model}-{i}" for i in range(workers)]
+    deadline = clock() + timeout
+    if model == "thread":
+        elapsed = _run_threads(names, workload, seconds, observer, deadline)
+    elif model == "coroutine":
+        elapsed = _run_coroutines(names, workload, seconds, observer, deadline)
+    else:
+        elapsed = _run_processes(names, workload, seconds,
+                                 NULL_OBSERVER if observer is None else observer, deadline,
+                                 start_method)
+        start_method = start_method or _default_start_method()
+    return RunResult(model, workload, workers, seconds, elapsed,
+                     start_method if model == "process" else None)

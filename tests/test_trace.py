@@ -1,0 +1,189 @@
+"""Tests of conclab.trace: the recorder, and that "run" spans show what really ran.
+
+The three properties the course relies on: threads under the GIL take turns (no overlapping
+runs, turns as long as the switch interval), processes on two cores run at once, and
+coroutines in one loop never overlap and switch only at an ``await``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import threading
+
+import pytest
+
+from conclab import machine, workloads
+from conclab.trace import Event, Span, Trace, watch_tasks
+
+
+def turns(trace: Trace) -> list[tuple[str, float, float]]:
+    """Consecutive run spans of one worker merged: (worker, first start, last end) per turn.
+
+    A gap inside a turn is the OS descheduling the worker; a turn ends when another worker runs.
+    """
+    result: list[tuple[str, float, float]] = []
+    for s in trace.runs():
+        if result and result[-1][0] == s.worker:
+            result[-1] = (s.worker, result[-1][1], s.end)
+        else:
+            result.append((s.worker, s.start, s.end))
+    return result
+
+
+# -- the recorder ---------------------------------------------------------------------------
+
+def sample() -> Trace:
+    trace = Trace()
+    trace.span("b", "run", 2.0, 4.0, "cpu")
+    trace.span("a", "run", 0.0, 3.0, "cpu")
+    trace.span("a", "wait", 3.0, 5.0, "io")
+    trace.span("a", "run", 5.0, 6.0)
+    trace.span("b", "run", 5.5, 7.0)
+    trace.event("send", 1.0, "a", "b", "msg")
+    trace.event("receive", 2.5, "a", "b", "msg")
+    return trace
+
+
+def test_spans_sorted_and_workers_in_order_of_appearance():
+    trace = sample()
+    assert [(s.worker, s.start) for s in trace.spans] == [
+        ("a", 0.0), ("b", 2.0), ("a", 3.0), ("a", 5.0), ("b", 5.5)]
+    assert trace.workers == ["b", "a"]
+    assert trace.spans[0] == Span("a", "run", 0.0, 3.0, "cpu") and trace.spans[0].duration == 3.0
+    assert trace.events == [Event("send", 1.0, "a", "b", "msg"), Event("receive", 2.5, "a", "b", "msg")]
+    assert (trace.start, trace.end, len(trace)) == (0.0, 7.0, 7)
+    assert Trace().start is None and Trace().end is None and len(Trace()) == 0
+
+
+def test_busy_time_overlap_and_handovers():
+    trace = sample()
+    assert trace.busy_time("a") == pytest.approx(4.0)
+    assert trace.busy_time("b") == pytest.approx(3.5)
+    assert trace.overlap("a", "b") == pytest.approx(1.0 + 0.5)
+    assert trace.overlap("a", "nobody") == 0.0
+    assert trace.handovers() == 3  # a, b, a, b
+    assert (trace.handovers("a"), trace.handovers("b")) == (1, 2)
+
+
+def test_json_round_trip():
+    trace = sample()
+    again = Trace.from_json(trace.to_json())
+    assert (again.spans, again.events, again.workers) == (trace.spans, trace.events, trace.workers)
+    with pytest.raises(ValueError):
+        Trace.from_json('{"format": "something else"}')
+
+
+def test_repr_shows_live_state():
+    assert repr(sample()) == "<Trace 2 workers, 5 spans, 2 events, 7000.0 ms>"
+    assert repr(Trace()) == "<Trace 0 workers, 0 spans, 0 events>"
+
+
+def test_recording_from_many_threads_loses_nothing():
+    trace = Trace()
+    go = threading.Event()
+
+    def writer(name: str) -> None:
+        go.wait(5)
+        for i in range(2000):
+            trace.span(name, "run", i, i + 1)
+
+    threads = [threading.Thread(target=writer, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    go.set()
+    for t in threads:
+        t.join(10)
+    assert len(trace) == 8000 and sorted(trace.workers) == ["w0", "w1", "w2", "w3"]
+
+
+# -- threads under the GIL take turns -------------------------------------------------------
+
+@pytest.mark.skipif(not machine.gil_enabled(),
+                    reason="the GIL is off (free-threaded build): threads really run at once")
+@pytest.mark.parametrize("interval", [0.005, 0.02])
+def test_threads_under_the_gil_take_turns_of_the_switch_interval(interval):
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(interval)
+    try:
+        trace = Trace()
+        workloads.run("thread", "cpu", 2, seconds=0.15 + 15 * interval, observer=trace,
+                      timeout=60)
+    finally:
+        sys.setswitchinterval(old)
+    # Measured runs are inside the real ones, so they cannot overlap; allow a rounding hair.
+    assert trace.overlap("thread-0", "thread-1") < 1e-4
+    taken = turns(trace)
+    assert trace.handovers() == len(taken) - 1 >= 15
+    # A turn ends when the waiting thread's timed wait for the GIL (the switch interval)
+    # runs out; OS noise on a loaded machine only stretches or splits a few of them.
+    median = statistics.median(end - start for _, start, end in taken[1:-1])
+    assert 0.5 * interval < median < 3 * interval, (interval, median)
+
+
+# -- processes on two cores run at once -----------------------------------------------------
+
+@pytest.mark.skipif(machine.usable_cpus() < 2, reason="needs 2 usable cores to run in parallel")
+def test_processes_on_two_cores_run_at_the_same_time(start_method):
+    # On a noisy machine another program may take a core for a while: try up to 3 times.
+    # Threads under the GIL show no overlap at all, so 20 % of the work cannot be noise.
+    seen = []
+    for _ in range(3):
+        trace = Trace()
+        workloads.run("process", "cpu", 2, seconds=0.2, observer=trace,
+                      start_method=start_method, timeout=60)
+        shared = trace.overlap("process-0", "process-1")
+        seen.append(round(shared, 4))
+        if shared > 0.2 * min(trace.busy_time("process-0"), trace.busy_time("process-1")):
+            break
+    else:
+        pytest.fail(f"the two processes hardly ran at the same time: overlaps {seen} s")
+
+
+# -- coroutines in one loop never overlap and switch only at await --------------------------
+
+def test_coroutines_switch_only_at_await():
+    trace = Trace()
+    steps = Trace()  # what the interpreter's profiling hook saw, independently of spin()
+
+    async def worker(name: str, work: float) -> None:
+        for _ in range(3):
+            await workloads.aspin(work, worker=name, observer=trace, label="cpu")
+            await workloads.apause(0, worker=name, observer=trace, label="await")
+
+    async def main() -> None:
+        with watch_tasks(steps):
+            async with asyncio.TaskGroup() as group:
+                for i, work in enumerate([0.004, 0.012, 0.008]):  # mixed amounts of work
+                    group.create_task(worker(f"c{i}", work), name=f"c{i}")
+
+    asyncio.run(main())
+    names = ["c0", "c1", "c2"]
+    # Never two at once, and the loop's FIFO order: each runs until its await, then the next.
+    for a in names:
+        for b in names:
+            if a < b:
+                assert trace.overlap(a, b) == 0.0
+    taken = turns(trace)
+    assert [w for w, _, _ in taken] == names * 3
+    # Each turn ends at that coroutine's await: its next span is the await's wait span.
+    spans = trace.spans
+    for who, _, end in taken:
+        after = [s for s in spans if s.worker == who and s.start >= end]
+        assert after[0].state == "wait" and after[0].label == "await"
+    # The profiling hook agrees: every step of every task ended at an await or at its return,
+    # and each step contains exactly one turn of measured running.
+    task_steps = [s for s in steps.spans]
+    assert [s.worker for s in task_steps] == names * 4
+    assert [s.label.startswith("await line") for s in task_steps] == [True] * 9 + [False] * 3
+    for (who, start, end), step in zip(taken, task_steps):
+        assert step.worker == who and step.start <= start and end <= step.end
+
+
+def test_run_coroutines_mixed_never_overlap():
+    trace = Trace()
+    workloads.run("coroutine", "mixed", 3, seconds=0.1, observer=trace, timeout=30)
+    names = trace.workers
+    assert len(names) == 3
+    assert all(trace.overlap(a, b) == 0.0 for a in names for b in names if a != b)
