@@ -1,0 +1,88 @@
+"""Benchmark ``trace.overhead``: what watching a run live costs the run being watched.
+
+The Playground promises that drawing does not distort what it draws. This holds it to that:
+the same CPU-bound work (2 threads of ``workloads.spin``, which share the GIL with the
+drawing) runs untraced, and traced into a ``Trace`` while a ``Playground`` redraws it live,
+alternately, and the medians' ratio is reported (1.0 = free; the course's bound is 1.10).
+
+Outside a kernel a widget sends nothing, so each redraw here also serialises the new
+picture to JSON, as the kernel would before sending it to the browser: the measured cost is
+not flattered by the missing front end.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass
+
+from conclab.bench import Result
+
+__all__ = ["Overhead", "run", "measure_overhead"]
+
+
+@dataclass(frozen=True)
+class Overhead:
+    """Medians of the traced (drawn live) and untraced runs, and what the drawing cost."""
+
+    traced: float
+    untraced: float
+    frames: int
+    draw_seconds: float
+    run_seconds: float
+
+    @property
+    def ratio(self) -> float:
+        """Traced over untraced wall time: 1.0 means watching was free."""
+        return self.traced / self.untraced
+
+
+def measure_overhead(*, seconds: float, repeats: int, refresh: float = 0.2,
+                     workers: int = 2) -> Overhead:
+    """Time the same work untraced and traced with live redraws, alternately.
+
+    Args:
+        seconds: each worker's work (seconds when run alone).
+        repeats: how many runs of each kind; the kinds alternate, so drift hits both.
+        refresh: the Playground's redraw interval.
+        workers: how many threads.
+    """
+    from conclab import workloads
+    from conclab.widgets import Playground
+
+    def serialise(change: dict) -> None:
+        """Do what the kernel does with a changed widget value: make JSON of it."""
+        json.dumps({"method": "update", "state": {"value": change["new"]}})
+
+    playground = Playground(refresh=refresh)
+    playground.timeline_view.observe(serialise, names="value")
+    playground.cpu_view.observe(serialise, names="value")
+    workloads.calibrate()
+    workloads.run("thread", "cpu", workers, seconds=seconds / 10)  # warm up both paths
+    playground.run("thread", "cpu", workers, seconds / 10)
+    traced: list[float] = []
+    untraced: list[float] = []
+    frames, draw, ran = 0, 0.0, 0.0
+    for _ in range(repeats):
+        t0 = workloads.clock()
+        workloads.run("thread", "cpu", workers, seconds=seconds)
+        untraced.append(workloads.clock() - t0)
+        t0 = workloads.clock()
+        playground.run("thread", "cpu", workers, seconds)
+        traced.append(workloads.clock() - t0)
+        stats = playground.statistics()
+        frames, draw, ran = frames + stats.frames, draw + stats.draw_seconds, ran + stats.elapsed
+    return Overhead(statistics.median(traced), statistics.median(untraced), frames, draw, ran)
+
+
+def run(quick: bool) -> list[Result]:
+    """Measure ``trace.overhead`` (the ratio must stay at or under 1.10) and the redraw cost."""
+    seconds, repeats = (0.3, 7) if quick else (1.0, 9)
+    o = measure_overhead(seconds=seconds, repeats=repeats)
+    return [
+        Result("trace.overhead", o.traced, "s",
+               f"untraced {o.untraced:.3f} s: 2 threads x spin({seconds}), median of {repeats} "
+               "alternating runs", o.ratio),
+        Result("trace.redraw", o.draw_seconds / max(o.frames, 1), "s",
+               f"share of run time spent on {o.frames} live redraws", o.draw_seconds / o.run_seconds),
+    ]
