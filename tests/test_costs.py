@@ -1,0 +1,226 @@
+"""Tests of conclab.costs: bands that hold on any machine, and verdicts computed exactly.
+
+Measured values are only compared in bands ten times (or more) wide, or with each other where
+the order of magnitude is the lesson (a generator switch is far cheaper than a thread
+hand-over); the verdict logic is tested exactly on rows built by hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+from conclab import costs, machine
+from conclab.costs import CostRow, CostTable, GilRow, MiB
+
+KiB = 1024
+
+
+@pytest.fixture(scope="module")
+def quick() -> tuple[CostTable, list[tuple[float, str]]]:
+    """One quick measurement of the whole table, shared by the band tests, and its progress."""
+    seen: list[tuple[float, str]] = []
+    table = costs.measure(quick=True, progress=lambda f, what: seen.append((f, what)))
+    return table, seen
+
+
+# --------------------------------------------------------------------------- measured bands
+
+def test_quick_rows_are_complete_and_finite(quick):
+    table, _ = quick
+    expected = ["generator", "coroutine", "asyncio task", "thread"] + [
+        f"process ({m})" for m in machine.report().start_methods]
+    assert [r.name for r in table] == expected
+    for row in table:
+        for value in (row.memory_bytes, row.create_seconds, row.switch_seconds):
+            assert math.isfinite(value) and value > 0, row
+        assert row.max_count >= 1, row
+        assert row.max_count_limit in ("cap", "time", "memory") or row.max_count_limit.startswith("error")
+        # Processes: medians over every child of the one quick sweep; others: over 3 repeats.
+        assert row.repeats == (row.max_count if row.model == "process" else 3), row
+
+
+def test_progress_reports_every_row_then_done(quick):
+    table, seen = quick
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert [what for _, what in seen] == [r.name for r in table] + ["done"]
+
+
+def test_thread_resident_cost_is_far_below_its_reserved_stack(quick):
+    thread = quick[0]["thread"]
+    assert thread.virtual_bytes is not None and thread.memory_bytes * 10 < thread.virtual_bytes
+    reserved = costs.reserved_stack_bytes()
+    if reserved is not None:
+        assert thread.memory_bytes * 10 < reserved
+
+
+def test_generator_switch_is_far_cheaper_than_a_thread_handover(quick):
+    table = quick[0]
+    assert table["generator"].switch_seconds * 10 < table["thread"].switch_seconds
+    assert table["generator"].switch_seconds * 10 < table["asyncio task"].switch_seconds
+
+
+def test_coroutine_object_is_smaller_than_a_thread_and_a_task(quick):
+    table = quick[0]
+    assert table["coroutine"].memory_bytes * 5 < table["thread"].memory_bytes
+    assert table["coroutine"].memory_bytes < table["asyncio task"].memory_bytes
+    assert table["generator"].memory_bytes < 1 * KiB  # a primed generator is a few hundred bytes
+
+
+def test_processes_cost_more_than_threads_and_fork_shares_pages(quick):
+    table = quick[0]
+    for row in table:
+        if row.model == "process":
+            assert row.memory_bytes > 10 * table["thread"].memory_bytes, row
+            assert row.rss_bytes is not None and row.memory_bytes <= row.rss_bytes, row
+    fork = table.get("process (fork)")
+    if fork is not None:  # copy-on-write: most of a forked child's RSS is its parent's pages
+        assert fork.memory_bytes * 2 < fork.rss_bytes
+
+
+def test_process_probe_under_each_start_method(start_method):
+    tiny = dataclasses.replace(costs._QUICK, repeats=2, rounds={"process": 50},
+                               cap={"process": 3}, sweep_seconds=60.0, sweeps=1)
+    row = costs._process_probe(start_method, tiny)
+    assert row.name == f"process ({start_method})"
+    assert 0 < row.memory_bytes <= row.rss_bytes
+    assert row.create_seconds > 0 and row.switch_seconds > 0
+    assert (row.max_count, row.max_count_limit, row.repeats) == (3, "cap", 3)
+
+
+def test_gil_row_under_each_start_method(start_method):
+    gil = costs.gil_speedups(0.03, repeats=1, start_method=start_method)
+    assert gil.start_method == start_method and gil.workers == 2
+    assert math.isfinite(gil.process_speedup) and gil.process_speedup > 0
+    if gil.gil_enabled:  # two threads cannot beat one at pure-Python work under the GIL
+        assert gil.thread_speedup < 1.5
+
+
+# --------------------------------------------------------------------------- bounds
+
+def test_budget_stops_at_cap_then_time_then_memory():
+    assert costs._Budget(3, 60.0, 2**30).stop(3, 0) == "cap"
+    assert costs._Budget(3, 60.0, 2**30).stop(2, 0) is None
+    assert costs._Budget(3, -1.0, 2**30).stop(2, 0) == "time"
+    assert costs._Budget(3, 60.0, 1000).stop(2, 1000) == "memory"
+
+
+def test_thread_sweep_stops_at_its_cap_and_joins_everything():
+    plan = dataclasses.replace(costs._QUICK, cap={"thread": 7}, sweep_seconds=60.0)
+    assert costs._thread_sweep(plan) == (7, "cap")  # the autouse fixture checks the joins
+
+
+def test_unknown_model_is_rejected():
+    with pytest.raises(ValueError, match="unknown model"):
+        costs.measure_model("fiber")
+
+
+# --------------------------------------------------------------------------- verdicts, exactly
+
+def _rows(thread_bytes: float = 12 * KiB, thread_virtual: float = 8 * MiB,
+          coroutine_bytes: float = 384, task_bytes: float = 1100,
+          generator_switch: float = 35e-9, coroutine_switch: float = 2e-7,
+          task_switch: float = 8e-6,
+          threads: int = 2000, processes: int = 60) -> list[CostRow]:
+    """A hand-made table shaped like a typical Linux measurement."""
+    return [
+        CostRow("generator", None, 184, "tracemalloc", 3e-7, generator_switch, "send", 50_000, "cap"),
+        CostRow("coroutine", None, coroutine_bytes, "tracemalloc", 1e-6, coroutine_switch, "send", 50_000, "cap"),
+        CostRow("asyncio task", None, task_bytes, "tracemalloc", 1e-5, task_switch, "queue",
+                20_000, "cap"),
+        CostRow("thread", None, thread_bytes, "rss", 3e-4, 2e-5, "event", threads, "time",
+                virtual_bytes=thread_virtual),
+        CostRow("process", "fork", 2 * MiB, "uss", 5e-3, 4e-5, "pipe", processes, "cap",
+                rss_bytes=30 * MiB),
+        CostRow("process", "spawn", 14 * MiB, "uss", 0.15, 5e-5, "pipe", 10, "time",
+                rss_bytes=24 * MiB),
+    ]
+
+
+GIL = GilRow(2, 0.1, 0.95, 1.8, "fork", 2, True, 3)
+
+
+def _labels(rows: list[CostRow], gil: GilRow | None = GIL) -> dict[str, str]:
+    """Claim short name -> verdict."""
+    by_text = {text: name for name, text in costs.CLAIMS.items()}
+    return {by_text[v.claim]: v.verdict for v in costs.verdicts(rows, gil, cpus=2)}
+
+
+def test_verdicts_on_a_typical_table():
+    assert _labels(_rows()) == {
+        "thread memory": "depends", "coroutine memory": "depends", "coroutine switch": "depends",
+        "process cost": "right", "process count": "depends", "thread count": "wrong",
+        "coroutine count": "right", "threads in parallel": "right", "processes in parallel": "right",
+    }
+
+
+def test_verdicts_are_deterministic_and_carry_the_numbers():
+    rows = _rows()
+    first, second = costs.verdicts(rows, GIL, cpus=2), costs.verdicts(list(rows), GIL, cpus=2)
+    assert first == second
+    why = {v.claim: v.why for v in first}
+    assert "12.0 KiB" in why[costs.CLAIMS["thread memory"]]
+    assert "8.0 MiB" in why[costs.CLAIMS["thread memory"]]
+    assert "384 B" in why[costs.CLAIMS["coroutine memory"]]
+    assert "35 ns" in why[costs.CLAIMS["coroutine switch"]]
+    assert "2,000" in why[costs.CLAIMS["thread count"]]
+    assert "0.95x" in why[costs.CLAIMS["threads in parallel"]]
+
+
+@pytest.mark.parametrize(("kwargs", "claim", "expected"), [
+    ({"thread_bytes": 6 * MiB}, "thread memory", "right"),
+    ({"thread_bytes": 1 * MiB}, "thread memory", "depends"),
+    ({"thread_virtual": 64 * KiB}, "thread memory", "wrong"),
+    ({"coroutine_bytes": 900}, "coroutine memory", "wrong"),
+    ({"task_bytes": 600}, "coroutine memory", "right"),
+    ({"task_switch": 500e-9}, "coroutine switch", "right"),
+    ({"generator_switch": 5e-6, "coroutine_switch": 6e-6}, "coroutine switch", "wrong"),
+    ({"generator_switch": 5e-9, "coroutine_switch": 6e-9}, "coroutine switch", "wrong"),
+    ({"threads": 150}, "thread count", "right"),
+    ({"threads": 300}, "thread count", "depends"),
+    ({"processes": 8}, "process count", "right"),
+])
+def test_verdict_thresholds(kwargs, claim, expected):
+    assert _labels(_rows(**kwargs))[claim] == expected
+
+
+def test_gil_verdicts():
+    def labels(gil: GilRow) -> tuple[str, str]:
+        found = _labels(_rows(), gil)
+        return found["threads in parallel"], found["processes in parallel"]
+
+    assert labels(GIL) == ("right", "right")
+    assert labels(dataclasses.replace(GIL, thread_speedup=1.9, gil_enabled=False))[0] == "wrong"
+    assert labels(dataclasses.replace(GIL, cpus_usable=1, process_speedup=1.0))[1] == "depends"
+    assert labels(dataclasses.replace(GIL, process_speedup=1.05))[1] == "depends"
+
+
+def test_verdicts_skip_claims_without_rows():
+    only_threads = [r for r in _rows() if r.model == "thread"]
+    assert [v.claim for v in costs.verdicts(only_threads, cpus=2)] == [costs.CLAIMS["thread memory"]]
+
+
+# --------------------------------------------------------------------------- display
+
+def test_table_indexes_by_name_and_displays():
+    table = CostTable(tuple(_rows()))
+    assert table["process (fork)"].start_method == "fork" and table[0].model == "generator"
+    with pytest.raises(KeyError):
+        table["process (nonesuch)"]
+    assert table.get("nonesuch") is None
+    assert "<table" in table._repr_html_() and str(table).startswith("model")
+    assert "~8 MB" in str(table.compare())
+    assert "<table" in costs.verdicts(table, GIL, cpus=2)._repr_html_()
+
+
+def test_formats():
+    assert costs.format_bytes(184) == "184 B"
+    assert costs.format_bytes(12 * KiB) == "12.0 KiB"
+    assert costs.format_bytes(8 * MiB) == "8.0 MiB"
+    assert costs.format_seconds(35e-9) == "35 ns"
+    assert costs.format_seconds(8.1e-6) == "8.1 µs"
+    assert costs.format_seconds(0.0062) == "6.2 ms"
+    assert costs.format_bytes(None) == costs.format_seconds(float("nan")) == "-"
