@@ -13,6 +13,9 @@ Two renderers draw the same picture from a ``conclab.trace.Trace``:
 Both accept a trace or anything with the same ``spans``/``events``/``workers`` attributes, or a
 bare list of spans. Neither calls ``plt.show()``; figures follow the book's conventions (no
 title inside, lowercase labels, about 8 inches wide and half an inch per lane).
+
+The module is a little over 300 lines because the two renderers must agree on lanes, order,
+styles and message pairing, which is easiest to keep true when they sit side by side.
 """
 
 from __future__ import annotations
@@ -128,6 +131,11 @@ def extent(trace: TraceLike | Iterable[Any]) -> tuple[float, float] | None:
     return (min(times), max(times)) if times else None
 
 
+def _layer(state: str) -> int:
+    """Drawing order of a state: waits at the bottom, runs on top, anything else between."""
+    return {"wait": 0, "run": 2}.get(state, 1)
+
+
 def _style(state: str) -> tuple[str, str]:
     """Face colour and hatch for a state, with a stable fallback for states not in the table."""
     if state in STATE_STYLE:
@@ -184,7 +192,7 @@ def timeline(trace: TraceLike | Iterable[Any], ax: Axes | None = None, *,
         colour, hatch = _style(state)
         ax.broken_barh(ranges, (row[worker] - _BAR_HEIGHT / 2, _BAR_HEIGHT), facecolors=colour,
                        edgecolor="#9a9a9a" if hatch else colour, linewidth=0.4 if hatch else 0,
-                       hatch=hatch or None, gid=f"{state}:{worker}")
+                       hatch=hatch or None, gid=f"{state}:{worker}", zorder=1 + _layer(state))
 
     for m in messages(events):
         sent, received = (m.sent - t0) * 1e3, (m.received - t0) * 1e3
@@ -277,11 +285,12 @@ def timeline_svg(trace: TraceLike | Iterable[Any], *, origin: float | None = Non
         y = i * lane_h
         out.append(f'<text x="{label_w - 6}" y="{y + lane_h / 2 + 4}" text-anchor="end">'
                    f'{escape(name)}</text>')
-    for (worker, state), ranges in bars.items():
+    # Waits first, runs last: a run of a few pixels must stay visible on top of its neighbours.
+    for (worker, state), ranges in sorted(bars.items(), key=lambda kv: _layer(kv[0][1])):
         fill = "url(#w)" if state == "wait" else _style(state)[0]
         y = row[worker] * lane_h + lane_h * (1 - _BAR_HEIGHT) / 2
         h = lane_h * _BAR_HEIGHT
-        rects = "".join(f'<rect x="{label_w + a:.1f}" y="{y:.1f}" width="{max(b - a, 0.6):.1f}" '
+        rects = "".join(f'<rect x="{label_w + a:.1f}" y="{y:.1f}" width="{max(b - a, 1.0):.1f}" '
                         f'height="{h:.1f}"/>' for a, b in _merged(ranges, 0.5))
         out.append(f'<g fill="{fill}" data-lane="{escape(worker)}" data-state="{escape(state)}">'
                    f'{rects}</g>')

@@ -16,6 +16,9 @@ Design principles:
    is part of that state, so the final picture shows with no kernel.
 3. Code can drive everything a reader can click: ``Playground().run(...)`` returns the
    ``Trace``, so an executed notebook shows a real result.
+
+The module is a little over 300 lines: the Playground, its statistics and the Replay share
+the SVG helpers and the rules above, and read best together.
 """
 
 from __future__ import annotations
