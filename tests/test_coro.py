@@ -9,6 +9,7 @@ holds more memory than nothing).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 import time
@@ -88,6 +89,18 @@ def test_task_storm_leaves_tracing_on_if_it_was_on() -> None:
     finally:
         tracemalloc.stop()
     assert storm.bytes_per_task is not None and storm.bytes_per_task > 200
+
+
+def test_task_storm_pauses_the_collector_and_restores_it() -> None:
+    assert gc.isenabled()
+    asyncio.run(coro.task_storm(100))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        asyncio.run(coro.task_storm(100))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_task_storm_refuses_zero() -> None:
