@@ -6,6 +6,8 @@ STAMP  := $(VENV)/.conclab-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 # Per-cell limit for nbval; pytest-timeout (pyproject.toml) bounds every test item as well.
 CELL_TIMEOUT ?= 180
+# Jupyter refuses to run as root unless told; containers often run as root.
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: setup lab test test-book book bench strip check-clean clean
 
@@ -17,7 +19,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(LAB_ARGS) notebooks/
 
 test: setup
 	$(BIN)/python -m pytest -m "not browser" tests $(NOTEBOOKS) \

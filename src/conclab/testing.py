@@ -9,7 +9,8 @@ cell) and raises ``AssertionError`` naming whatever is left over:
    which the standard library keeps for the life of the interpreter on purpose;
 2. extra non-daemon threads, and any live worker thread of a ``concurrent.futures`` thread
    pool (daemon or not: an idle pool is still a pool left running);
-3. running event loops other than the one running the caller (the Jupyter kernel's own).
+3. running event loops other than the one running the caller (the Jupyter kernel's own) and
+   those on the kernel's helper threads.
 
 Things that are already on their way out get a short grace period (``timeout``): a pool that
 was just shut down may take a few milliseconds to reap its workers. Dead children that nobody
@@ -110,16 +111,24 @@ def leftovers(baseline: Snapshot | None = None) -> list[str]:
         found.append(f"child process {child.pid}: {what}")
     pool = _pool_threads()
     for t in threading.enumerate():
-        if t is threading.main_thread() or t.ident in base.thread_idents or not t.is_alive():
+        if (t is threading.main_thread() or t.ident in base.thread_idents or not t.is_alive()
+                or type(t).__module__.startswith("ipykernel")):
             continue
         if t in pool:
             found.append(f"thread-pool worker {t.name!r} (shut the executor down)")
         elif not t.daemon:
             found.append(f"non-daemon thread {t.name!r}")
+    kernel = {t.ident for t in threading.enumerate() if type(t).__module__.startswith("ipykernel")}
     own = _own_loop()
     for loop in _running_loops():
-        if loop is not own and id(loop) not in base.loop_ids:
-            found.append(f"running event loop {loop!r}")
+        # A kernel (ipykernel 7) runs loops on its own helper threads, some started lazily
+        # after the baseline (JupyterLab opens a "subshell" thread for widgets): a loop on a
+        # thread that was already alive, or on one of the kernel's threads, is not ours.
+        thread_id = getattr(loop, "_thread_id", None)
+        if (loop is own or id(loop) in base.loop_ids or thread_id in base.thread_idents
+                or thread_id in kernel):
+            continue
+        found.append(f"running event loop {loop!r}")
     return found
 
 
