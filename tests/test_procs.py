@@ -45,28 +45,16 @@ def test_a_cell_defined_worker_reaches_only_a_forked_child(start_method: str, ce
     if start_method == "fork":
         assert outcome.value == 2
     else:
+        # The wording varies between Python versions; the type and the name do not.
         assert outcome.where == "child"
-        assert outcome.error.startswith(f"AttributeError: Can't get attribute '{CELL_NAME}'")
-
-
-def test_pool_map_async_with_a_cell_worker_times_out_instead_of_hanging(
-        start_method: str, cell_worker) -> None:
-    # Under spawn/forkserver each child dies unpickling the task and the pool replaces it, so
-    # the result never comes: map() would wait for ever, get(timeout) raises.
-    with multiprocessing.get_context(start_method).Pool(1) as pool:
-        result = pool.map_async(cell_worker, [1, 2])
-        if start_method == "fork":
-            assert result.get(timeout=60) == [2, 3]
-        else:
-            with pytest.raises(multiprocessing.TimeoutError):
-                result.get(timeout=1.0)
+        assert outcome.error.startswith("AttributeError: ") and CELL_NAME in outcome.error
 
 
 def test_a_lambda_fails_in_the_parent_before_any_child_starts(start_method: str) -> None:
     before = multiprocessing.active_children()
     outcome = procs.call_in_child(ANONYMOUS, 1, method=start_method)
     assert outcome.where == "parent"
-    assert outcome.error.startswith("PicklingError: Can't pickle <function <lambda>")
+    assert outcome.error.startswith("PicklingError: ") and "<lambda>" in outcome.error
     assert multiprocessing.active_children() == before
 
 
@@ -100,6 +88,8 @@ def test_a_child_copies_or_reimports_memory_but_never_shares_it(start_method: st
     assert procs.counter() == before + 1
 
 
+# Python 3.12+ warns when a multi-threaded process forks: that is the point of this test.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_held_lock_stays_held_only_in_a_forked_child(start_method: str) -> None:
     assert procs.child_sees_lock_free(start_method, timeout=0.2) is (start_method != "fork")
     assert procs._LOCK.acquire(timeout=5)  # and the parent's holder let go
@@ -146,3 +136,30 @@ def test_pickle_report() -> None:
     assert procs.pickle_report(threading.Lock()) == ("TypeError: cannot pickle "
                                                      "'_thread.lock' object")
     assert procs.pickle_report(x for x in "ab") == "TypeError: cannot pickle 'generator' object"
+
+
+def test_interval_overlap() -> None:
+    a = procs.Interval(1, 0.0, 2.0)
+    assert a.overlap(procs.Interval(2, 1.5, 3.0)) == 0.5
+    assert procs.Interval(2, 1.5, 3.0).overlap(a) == 0.5
+    assert a.overlap(procs.Interval(2, 2.5, 3.0)) == 0.0
+    assert a.overlap(procs.Interval(2, 0.5, 1.0)) == 0.5
+
+
+def test_a_pool_replaces_children_that_die_on_arrival(start_method: str, cell_worker) -> None:
+    ctx = multiprocessing.get_context(start_method)
+    started = ctx.Value("i", 0)
+    # Under spawn/forkserver each child dies unpickling the task and the pool replaces it, so
+    # the result never comes: map() would wait for ever, get(timeout) raises.
+    with ctx.Pool(1, initializer=procs.count_and_silence, initargs=(started,)) as pool:
+        result = pool.map_async(cell_worker, [1])
+        if start_method == "fork":
+            assert result.get(timeout=60) == [2]
+        else:
+            with pytest.raises(multiprocessing.TimeoutError):
+                result.get(timeout=1.5)
+            # The first child died unpickling the task; the pool has started another since.
+            deadline = time.monotonic() + 60
+            while started.value < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+    assert started.value == 1 if start_method == "fork" else started.value >= 2

@@ -35,7 +35,7 @@ from typing import Any
 __all__ = [
     "Outcome", "Interval", "StartMethod",
     "square", "busy", "timed_busy", "units_for", "bump", "counter", "returns_lock",
-    "pickle_report", "call_in_child", "start_times", "thread_start_times",
+    "count_and_silence", "pickle_report", "call_in_child", "start_times", "thread_start_times",
     "child_sees_lock_free",
 ]
 
@@ -79,6 +79,13 @@ class Interval:
     def duration(self) -> float:
         """Seconds from start to end."""
         return self.end - self.start
+
+    def overlap(self, other: Interval) -> float:
+        """Seconds during which both intervals were under way (0.0 if one ended first).
+
+        Under way, not necessarily running: on one core two overlapping tasks take turns.
+        """
+        return max(0.0, min(self.end, other.end) - max(self.start, other.start))
 
 
 # --- work to send to children --------------------------------------------------------------
@@ -145,6 +152,21 @@ def counter() -> int:
 def returns_lock() -> threading.Lock:
     """Return a lock: a result that cannot be pickled, so it cannot leave a child process."""
     return threading.Lock()
+
+
+def count_and_silence(started: Any) -> None:
+    """Pool initializer: count this worker's start in ``started`` and silence its stderr.
+
+    For the chapter's demonstration of a pool whose children die on arrival: the count shows
+    how many the pool started in their place, and the silence keeps the same traceback from
+    being printed once per child (``call_in_child`` shows it once, as text).
+
+    Args:
+        started: a ``multiprocessing`` ``Value("i")`` shared with the parent.
+    """
+    with started.get_lock():
+        started.value += 1
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as this child
 
 
 def pickle_report(obj: object) -> str:
