@@ -8,10 +8,12 @@ coroutines in one loop never overlap and switch only at an ``await``.
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import sys
 import threading
 
+import psutil
 import pytest
 
 from conclab import machine, workloads
@@ -30,6 +32,35 @@ def turns(trace: Trace) -> list[tuple[str, float, float]]:
         else:
             result.append((s.worker, s.start, s.end))
     return result
+
+
+class Contention:
+    """How many cores other programs kept busy, on average, while the block ran.
+
+    Timing tests retry a few times; only if every try fails *and* other programs held at
+    least 0.6 of the two cores does the test skip (with the numbers) instead of failing.
+    """
+
+    def __enter__(self) -> Contention:
+        self.t0, self.before = workloads.clock(), psutil.cpu_times()
+        self.ours = 0.0  # CPU seconds our own workers were seen running; add to it
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        after, wall = psutil.cpu_times(), workloads.clock() - self.t0
+        busy = _busy(after) - _busy(self.before)
+        self.cores = max(0.0, busy - self.ours) / wall if wall > 0 else 0.0
+
+    def skip_if_busy(self, what: str) -> None:
+        """Skip (not fail) if other programs kept the machine busy."""
+        if self.cores >= 0.6:
+            pytest.skip(f"{what}; other programs kept {self.cores:.1f} cores busy meanwhile "
+                        f"(load average {os.getloadavg()[0]:.1f}), too many to time this")
+
+
+def _busy(times: object) -> float:
+    """CPU seconds spent not idle, from psutil.cpu_times()."""
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)  # type: ignore[attr-defined]
 
 
 # -- the recorder ---------------------------------------------------------------------------
@@ -100,10 +131,8 @@ def test_recording_from_many_threads_loses_nothing():
 
 # -- threads under the GIL take turns -------------------------------------------------------
 
-@pytest.mark.skipif(not machine.gil_enabled(),
-                    reason="the GIL is off (free-threaded build): threads really run at once")
-@pytest.mark.parametrize("interval", [0.005, 0.02])
-def test_threads_under_the_gil_take_turns_of_the_switch_interval(interval):
+def gil_turns(interval: float, load: Contention) -> float:
+    """Run two spinning threads at this switch interval; check the hard properties; median turn."""
     old = sys.getswitchinterval()
     sys.setswitchinterval(interval)
     try:
@@ -112,33 +141,55 @@ def test_threads_under_the_gil_take_turns_of_the_switch_interval(interval):
                       timeout=60)
     finally:
         sys.setswitchinterval(old)
-    # Measured runs are inside the real ones, so they cannot overlap; allow a rounding hair.
+    # Measured runs lie inside the real ones, so they cannot overlap (allow a rounding hair).
     assert trace.overlap("thread-0", "thread-1") < 1e-4
     taken = turns(trace)
-    assert trace.handovers() == len(taken) - 1 >= 15
-    # A turn ends when the waiting thread's timed wait for the GIL (the switch interval)
-    # runs out; OS noise on a loaded machine only stretches or splits a few of them.
-    median = statistics.median(end - start for _, start, end in taken[1:-1])
-    assert 0.5 * interval < median < 3 * interval, (interval, median)
+    assert trace.handovers() == len(taken) - 1 >= 10
+    load.ours += trace.busy_time("thread-0") + trace.busy_time("thread-1")
+    return statistics.median(end - start for _, start, end in taken[1:-1])
+
+
+@pytest.mark.skipif(not machine.gil_enabled(),
+                    reason="the GIL is off (free-threaded build): threads really run at once")
+@pytest.mark.parametrize("interval", [0.005, 0.02])
+def test_threads_under_the_gil_take_turns_of_the_switch_interval(interval):
+    # A turn ends when the waiting thread's timed wait for the GIL (the switch interval) runs
+    # out. The OS adds its own delays to hand-overs when other programs compete for the
+    # cores, so the timing is checked on the median, in a generous band, with up to 3 tries;
+    # no overlap and many hand-overs must hold on every try.
+    medians: list[float] = []
+    with Contention() as load:
+        for _ in range(3):
+            medians.append(gil_turns(interval, load))
+            if 0.6 * interval < medians[-1] < 2.5 * interval + 0.005:
+                return
+    shown = f"median turns {[round(m * 1e3, 1) for m in medians]} ms"
+    load.skip_if_busy(shown)
+    pytest.fail(f"{shown} for a {interval * 1e3:g} ms switch interval on an idle machine")
 
 
 # -- processes on two cores run at once -----------------------------------------------------
 
 @pytest.mark.skipif(machine.usable_cpus() < 2, reason="needs 2 usable cores to run in parallel")
 def test_processes_on_two_cores_run_at_the_same_time(start_method):
-    # On a noisy machine another program may take a core for a while: try up to 3 times.
-    # Threads under the GIL show no overlap at all, so 20 % of the work cannot be noise.
-    seen = []
-    for _ in range(3):
-        trace = Trace()
-        workloads.run("process", "cpu", 2, seconds=0.2, observer=trace,
-                      start_method=start_method, timeout=60)
-        shared = trace.overlap("process-0", "process-1")
-        seen.append(round(shared, 4))
-        if shared > 0.2 * min(trace.busy_time("process-0"), trace.busy_time("process-1")):
-            break
-    else:
-        pytest.fail(f"the two processes hardly ran at the same time: overlaps {seen} s")
+    # Measured runs lie inside the real ones: workers that take turns (threads under the GIL,
+    # processes on one core) show no overlap at all, so a clear overlap is parallelism. On a
+    # quiet machine it is nearly the whole run; on a loaded one, other programs hold the
+    # cores for much of it: 20 % of the work in one of up to 3 tries is required.
+    seen: list[float] = []
+    with Contention() as load:
+        for _ in range(3):
+            trace = Trace()
+            workloads.run("process", "cpu", 2, seconds=0.2, observer=trace,
+                          start_method=start_method, timeout=60)
+            busy = [trace.busy_time("process-0"), trace.busy_time("process-1")]
+            load.ours += sum(busy)
+            seen.append(trace.overlap("process-0", "process-1"))
+            if seen[-1] > 0.2 * min(busy):
+                return
+    shown = f"the processes overlapped only {[round(x * 1e3, 1) for x in seen]} ms"
+    load.skip_if_busy(shown)
+    pytest.fail(shown + " on an idle machine")
 
 
 # -- coroutines in one loop never overlap and switch only at await --------------------------

@@ -34,10 +34,12 @@ class Recorder:
 
 
 def assert_tiles(spans: list[tuple]) -> None:
-    """One worker's spans alternate run/wait and each starts no earlier than the last ended."""
+    """One worker's spans follow each other, never two waits in a row, runs at most ~50 ms."""
     for prev, cur in zip(spans, spans[1:]):
-        assert cur[2] >= prev[3] - 1e-9
-        assert cur[1] != prev[1], "two run (or wait) spans in a row"
+        assert cur[2] >= prev[3]
+        assert cur[2] - prev[3] < 0.001, "a hole between spans"
+        assert not (cur[1] == prev[1] == "wait"), "two wait spans in a row"
+    assert all(s[3] - s[2] < 0.06 for s in spans if s[1] == "run")
 
 
 def test_calibrate_is_cached_and_positive():
@@ -55,7 +57,7 @@ def test_spin_does_the_sized_amount_of_work():
 def test_spin_reports_measured_run_and_wait_spans():
     rec = Recorder()
     t0 = clock()
-    workloads.spin(0.05, worker="w", observer=rec, label="cpu")
+    workloads.spin(0.15, worker="w", observer=rec, label="cpu")
     t1 = clock()
     assert rec.spans, "spin reported nothing"
     assert {s[0] for s in rec.spans} == {"w"} and {s[4] for s in rec.spans} == {"cpu"}

@@ -26,7 +26,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
@@ -226,7 +226,7 @@ def _length(intervals: list[tuple[float, float]]) -> float:
 
 
 @contextmanager
-def watch_tasks(observer: Any, *, clock: Any = time.perf_counter) -> Iterator[None]:
+def watch_tasks(observer: Any, *, clock: Callable[[], float] = time.perf_counter) -> Iterator[None]:
     """Record a "run" span for every step of every asyncio task run by this thread's loop.
 
     It uses the interpreter's profiling hook (``sys.setprofile``), so it sees any coroutine,
@@ -248,7 +248,7 @@ def watch_tasks(observer: Any, *, clock: Any = time.perf_counter) -> Iterator[No
         if what not in ("call", "return"):
             return
         task = asyncio.current_task()
-        if task is None or task.get_coro().cr_frame is not frame:  # type: ignore[union-attr]
+        if task is None or getattr(task.get_coro(), "cr_frame", None) is not frame:
             return
         if what == "call":
             resumed[id(task)] = clock()

@@ -14,7 +14,7 @@ or the event loop's thread was descheduled. So a "run" span runs from the first 
 gap to the last read before the next one (it is always *inside* the time the worker really ran,
 which is why two GIL-bound threads never show overlapping runs), and a "wait" span covers the
 gap. The cost is one clock read per slice (well under 1 %); the observer is only called at a
-gap, so tracing costs nothing while nothing happens. Gaps shorter than the threshold are not
+gap or every 50 ms of uninterrupted running (so a live picture keeps moving). Gaps shorter than the threshold are not
 seen: the resolution is about a tenth of a millisecond.
 
 The design, in a few sentences:
@@ -56,6 +56,7 @@ clock = time.perf_counter
 
 _SLICE = 25e-6        # target length of one slice of spin(), in seconds
 _GAP_FLOOR = 100e-6   # a gap must exceed one slice by this much to count as "descheduled"
+_MAX_RUN = 0.05       # report a long run in pieces this long, so observers see it live
 _MIXED_ROUNDS = 5     # "mixed" work alternates this many CPU slices with as many waits
 _GRACE = 5.0          # seconds allowed past the deadline for stopping and joining
 
@@ -171,6 +172,9 @@ def spin(seconds: float, *, worker: str = "main", observer: Observer | None = No
                 observer.span(worker, "wait", prev, now, label)  # type: ignore[union-attr]
                 now = clock()
             start = now
+        elif now - start > _MAX_RUN and report:
+            observer.span(worker, "run", start, now, label)  # type: ignore[union-attr]
+            start = now = clock()
         prev = now
         if deadline is not None and now > deadline:
             raise TimeoutError(f"{worker}: spin passed its deadline")
@@ -262,6 +266,7 @@ class Relay:
         self._thread = threading.Thread(target=self._drain, name="conclab-relay", daemon=True)
         self.observer = QueueObserver(self._queue)
         self.received = 0
+        self._error: BaseException | None = None
 
     def __enter__(self) -> Relay:
         self._thread.start()
@@ -274,6 +279,8 @@ class Relay:
         self._queue.join_thread()
         if self._thread.is_alive():
             raise TimeoutError("relay: the drain thread did not finish")
+        if self._error is not None and exc[0] is None:
+            raise RuntimeError("relay: the observer failed") from self._error
 
     def _drain(self) -> None:
         """Move records from the queue to the observer until the sentinel comes."""
@@ -289,10 +296,13 @@ class Relay:
             if item is None:
                 return
             self.received += 1
-            if item[0] == "span":
-                self._target.span(*item[1:])
-            else:
-                self._target.event(*item[1:])
+            try:
+                if item[0] == "span":
+                    self._target.span(*item[1:])
+                else:
+                    self._target.event(*item[1:])
+            except Exception as exc:  # noqa: BLE001 - keep draining, or the children block
+                self._error = self._error or exc
 
     def __repr__(self) -> str:
         state = "draining" if self._thread.is_alive() else "stopped"
@@ -360,7 +370,8 @@ def _default_start_method() -> str:
             or multiprocessing.get_all_start_methods()[0])
 
 
-def _process_main(name: str, workload: str, seconds: float, rate: float, observer: Observer,
+def _process_main(name: str, workload: str, seconds: float, rate: float,
+                  observer: Observer | None,
                   barrier: Any, deadline: float) -> None:
     """Entry point of a child process: adopt the parent's calibration, line up, work."""
     global _rate
@@ -399,6 +410,8 @@ def _run_threads(names: list[str], workload: str, seconds: float, observer: Obse
         t.join(max(0.0, deadline - clock()) + _GRACE)
     elapsed = clock() - t0
     if errors:
+        if isinstance(errors[0], threading.BrokenBarrierError):
+            raise TimeoutError("run: the worker threads did not all start in time")
         raise errors[0]
     if any(t.is_alive() for t in threads):
         raise TimeoutError("run: a worker thread did not stop")
@@ -458,8 +471,9 @@ def _run_processes(names: list[str], workload: str, seconds: float, observer: Ob
     rate = calibrate()
     barrier = ctx.Barrier(len(names) + 1)
     with Relay(observer, ctx) as relay:
+        forward = None if observer is NULL_OBSERVER else relay.observer
         procs = [ctx.Process(target=_process_main, name=n,
-                             args=(n, workload, seconds, rate, relay.observer, barrier, deadline))
+                             args=(n, workload, seconds, rate, forward, barrier, deadline))
                  for n in names]
         try:
             for p in procs:
