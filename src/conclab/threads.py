@@ -96,10 +96,10 @@ class LockedCounter(RacyCounter):
 class AugmentedCounter:
     """A counter that adds one with ``self.value += 1``: one line, still not guaranteed atomic.
 
-    On CPython 3.10-3.12 with the GIL the line almost never loses an update, because the
+    On CPython 3.10 and later with the GIL the line almost never loses an update, because the
     interpreter only switches threads at calls and loop jumps, not inside ``+=`` on an int.
     That is an accident of the implementation, not a promise: a free-threaded build, another
-    Python, or a ``value`` whose ``__add__`` is Python code all lose updates.
+    Python, or a ``value`` whose ``__add__`` is Python code can all lose updates.
     """
 
     def __init__(self) -> None:
