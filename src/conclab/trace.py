@@ -160,6 +160,22 @@ class Trace:
                 j += 1
         return total
 
+    def turns(self) -> list[Span]:
+        """The "run" spans with each worker's consecutive runs merged: one span per turn.
+
+        A turn ends when another worker's run starts; gaps inside a turn are the OS (not the
+        GIL or the loop) taking the worker off its core. Under the GIL a turn lasts about
+        ``sys.getswitchinterval()``; in one event loop, from one ``await`` to the next.
+        """
+        merged: list[Span] = []
+        for s in self.runs():
+            if merged and merged[-1].worker == s.worker:
+                merged[-1] = Span(s.worker, "run", merged[-1].start, max(merged[-1].end, s.end),
+                                  merged[-1].label)
+            else:
+                merged.append(s)
+        return merged
+
     def handovers(self, worker: str | None = None) -> int:
         """How often the running worker changed: consecutive "run" spans of different workers.
 

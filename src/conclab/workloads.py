@@ -6,16 +6,16 @@ threads, by processes under every start method (the functions live here, so a ch
 them) and by coroutines (``aspin``, ``apause``). ``run()`` starts N workers of one model on one
 kind of work and reports what happened, live, to an observer; the Playground widget calls it.
 
-How "running" is measured, not declared. ``spin`` does its work in **slices** of about 25 us of
+"Running" is measured, not declared. ``spin`` does its work in **slices** of about 25 us of
 pure-Python arithmetic and reads ``clock()`` after each one. Alone on a core, consecutive reads
 are one slice apart; a gap much longer than a slice (more than ``slice + 100 us``) means the
 worker was not executing in between: another thread held the GIL, the OS ran something else,
-or the event loop's thread was descheduled. So a "run" span runs from the first read after a
-gap to the last read before the next one (it is always *inside* the time the worker really ran,
-which is why two GIL-bound threads never show overlapping runs), and a "wait" span covers the
-gap. The cost is one clock read per slice (well under 1 %); the observer is only called at a
-gap or every 50 ms of uninterrupted running (so a live picture keeps moving). Gaps shorter than the threshold are not
-seen: the resolution is about a tenth of a millisecond.
+or the event loop's thread was descheduled. So a "run" span goes from the first read after a
+gap to the last read before the next one (it always lies *inside* the time the worker really
+ran, which is why two GIL-bound threads never show overlapping runs), and a "wait" span covers
+the gap. The cost is one clock read per slice (well under 1 %); the observer is called only at
+a gap, and every 50 ms of unbroken running so that a live picture keeps moving. Gaps shorter
+than the threshold go unseen: the resolution is about a tenth of a millisecond.
 
 The design, in a few sentences:
 
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import queue as stdqueue
 import threading
 import time
 from dataclasses import dataclass
@@ -261,7 +262,9 @@ class Relay:
 
     def __init__(self, observer: Observer, context: Any = None, *, timeout: float = 5.0) -> None:
         self._target = observer
-        self._queue = (context or multiprocessing.get_context()).Queue()
+        if context is None:  # get_context(None) would fix the global start method: name it
+            context = multiprocessing.get_context(_default_start_method())
+        self._queue = context.Queue()
         self._timeout = timeout
         self._thread = threading.Thread(target=self._drain, name="conclab-relay", daemon=True)
         self.observer = QueueObserver(self._queue)
@@ -275,17 +278,18 @@ class Relay:
     def __exit__(self, *exc: object) -> None:
         self._queue.put(None)
         self._thread.join(self._timeout)
+        stuck = self._thread.is_alive()  # e.g. on half a record from a terminated child
+        if stuck:
+            self._queue.cancel_join_thread()  # our sentinel may never be read: don't wait
         self._queue.close()
         self._queue.join_thread()
-        if self._thread.is_alive():
+        if stuck and exc[0] is None:  # the (daemon) thread is left to the interpreter's exit
             raise TimeoutError("relay: the drain thread did not finish")
         if self._error is not None and exc[0] is None:
             raise RuntimeError("relay: the observer failed") from self._error
 
     def _drain(self) -> None:
         """Move records from the queue to the observer until the sentinel comes."""
-        import queue as stdqueue
-
         while True:
             try:
                 item = self._queue.get(timeout=0.1)
