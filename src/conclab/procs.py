@@ -16,7 +16,8 @@ timeouts, what crosses a process boundary and what does not:
    another thread holds at the moment of the fork stays held in the child for ever.
 4. ``busy``/``timed_busy`` are deterministic CPU-bound work for pools and speed-up measurements.
 
-Only the standard library is used, so that any child can import this module cheaply.
+Only the standard library is used, so that any child can import this module cheaply. The
+module runs a little over 300 lines because each probe keeps its child-side half beside it.
 """
 
 from __future__ import annotations
