@@ -67,10 +67,14 @@ def test_controls_validate_their_ranges():
     assert list(playground.model_choice.options) == ["process", "thread", "coroutine"]
     assert [v for _, v in playground.workload_choice.options] == ["cpu", "io", "mixed"]
     for bad in ({"workers": 0}, {"workers": 17}, {"workers": 2.0}, {"model": "fiber"},
-                {"workload": "disk"}, {"seconds": 0}):
+                {"workload": "disk"}, {"seconds": 0}, {"seconds": 31}):
         with pytest.raises(ValueError):
             playground.run(**bad)
     assert playground.trace is None  # nothing ran
+    box = playground.seconds_choice
+    assert (box.min, box.max) == widgets.SECONDS_RANGE
+    box.value = 1000
+    assert box.value == widgets.SECONDS_RANGE[1]
 
 
 def test_a_failed_click_shows_the_error_instead_of_raising(monkeypatch):
@@ -126,3 +130,11 @@ def test_replay_of_an_empty_trace():
     assert (replay.slider.min, replay.slider.max) == (0, 0)
     assert replay.state_at(0) == {}
     assert "empty" in replay.picture.value
+
+
+def test_overhead_benchmark_runs_and_counts_what_it_drew():
+    from conclab.benchmarks import trace as bench_trace
+
+    o = bench_trace.measure_overhead(seconds=0.05, repeats=1, refresh=0.01)
+    assert o.traced > 0 and o.untraced > 0 and o.ratio > 0
+    assert o.draw_seconds >= 0 and o.run_seconds > 0

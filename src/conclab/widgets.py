@@ -39,12 +39,13 @@ from conclab import plots
 if TYPE_CHECKING:
     from conclab.trace import Trace
 
-__all__ = ["MODELS", "WORKLOADS", "MAX_WORKERS", "Playground", "PlaygroundStatistics", "Replay",
+__all__ = ["MODELS", "WORKLOADS", "MAX_WORKERS", "SECONDS_RANGE", "Playground", "PlaygroundStatistics", "Replay",
            "cpu_svg"]
 
 MODELS: tuple[str, ...] = ("process", "thread", "coroutine")
 WORKLOADS: tuple[str, ...] = ("cpu", "io", "mixed")
 MAX_WORKERS = 16
+SECONDS_RANGE = (0.01, 30.0)  # each worker's work, in seconds: what the seconds box accepts
 _WORKLOAD_NAMES = {"cpu": "CPU", "io": "I/O", "mixed": "mixed"}
 
 
@@ -134,7 +135,8 @@ class Playground(widgets.VBox):
             description="workload")
         self.workers_choice = widgets.IntSlider(value=2, min=1, max=MAX_WORKERS,
                                                 description="workers")
-        self.seconds_choice = widgets.BoundedFloatText(value=0.2, min=0.01, max=5.0, step=0.05,
+        self.seconds_choice = widgets.BoundedFloatText(value=0.2, min=SECONDS_RANGE[0],
+                                                       max=SECONDS_RANGE[1], step=0.05,
                                                        description="seconds")
         self.run_button = widgets.Button(description="run", icon="play", button_style="primary")
         self.timeline_view = widgets.HTML(plots.timeline_svg([]))
@@ -166,7 +168,8 @@ class Playground(widgets.VBox):
         The controls are set to the arguments first, so the widget shows what ran.
 
         Raises:
-            ValueError: for an unknown model or workload, or workers outside 1-16.
+            ValueError: for an unknown model or workload, workers outside 1-16 or seconds
+                outside ``SECONDS_RANGE``.
             TimeoutError: if the run did not end within ``timeout`` seconds.
         """
         if model not in MODELS:
@@ -175,8 +178,9 @@ class Playground(widgets.VBox):
             raise ValueError(f"workload must be one of {WORKLOADS}, not {workload!r}")
         if not (isinstance(workers, int) and 1 <= workers <= MAX_WORKERS):
             raise ValueError(f"workers must be an int from 1 to {MAX_WORKERS}, not {workers!r}")
-        if not seconds > 0:
-            raise ValueError(f"seconds must be positive, not {seconds!r}")
+        if not SECONDS_RANGE[0] <= seconds <= SECONDS_RANGE[1]:
+            raise ValueError(f"seconds must be from {SECONDS_RANGE[0]} to {SECONDS_RANGE[1]}, "
+                             f"not {seconds!r}")
         self.model_choice.value, self.workload_choice.value = model, workload
         self.workers_choice.value, self.seconds_choice.value = workers, seconds
         self.run_button.disabled = True

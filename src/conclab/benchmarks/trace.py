@@ -58,31 +58,36 @@ def measure_overhead(*, seconds: float, repeats: int, refresh: float = 0.2,
     playground.timeline_view.observe(serialise, names="value")
     playground.cpu_view.observe(serialise, names="value")
     workloads.calibrate()
-    workloads.run("thread", "cpu", workers, seconds=seconds / 10)  # warm up both paths
-    playground.run("thread", "cpu", workers, seconds / 10)
+    warm_up = max(seconds / 10, 0.01)  # a short run of each first: imports, first spans
+    workloads.run("thread", "cpu", workers, seconds=warm_up)
+    playground.run("thread", "cpu", workers, warm_up)
     traced: list[float] = []
     untraced: list[float] = []
     frames, draw, ran = 0, 0.0, 0.0
-    for _ in range(repeats):
-        t0 = workloads.clock()
-        workloads.run("thread", "cpu", workers, seconds=seconds)
-        untraced.append(workloads.clock() - t0)
-        t0 = workloads.clock()
-        playground.run("thread", "cpu", workers, seconds)
-        traced.append(workloads.clock() - t0)
-        stats = playground.statistics()
-        frames, draw, ran = frames + stats.frames, draw + stats.draw_seconds, ran + stats.elapsed
+    for i in range(repeats):
+        # ABBA order: on a machine whose load drifts, neither kind always goes first.
+        for kind in ("untraced", "traced") if i % 2 == 0 else ("traced", "untraced"):
+            t0 = workloads.clock()
+            if kind == "untraced":
+                workloads.run("thread", "cpu", workers, seconds=seconds)
+                untraced.append(workloads.clock() - t0)
+            else:
+                playground.run("thread", "cpu", workers, seconds)
+                traced.append(workloads.clock() - t0)
+                stats = playground.statistics()
+                frames += stats.frames
+                draw, ran = draw + stats.draw_seconds, ran + stats.elapsed
     return Overhead(statistics.median(traced), statistics.median(untraced), frames, draw, ran)
 
 
 def run(quick: bool) -> list[Result]:
     """Measure ``trace.overhead`` (the ratio must stay at or under 1.10) and the redraw cost."""
-    seconds, repeats = (0.3, 7) if quick else (1.0, 9)
+    seconds, repeats = (0.3, 9) if quick else (1.0, 11)
     o = measure_overhead(seconds=seconds, repeats=repeats)
     return [
         Result("trace.overhead", o.traced, "s",
                f"untraced {o.untraced:.3f} s: 2 threads x spin({seconds}), median of {repeats} "
-               "alternating runs", o.ratio),
+               "runs of each, alternating", o.ratio),
         Result("trace.redraw", o.draw_seconds / max(o.frames, 1), "s",
                f"share of run time spent on {o.frames} live redraws", o.draw_seconds / o.run_seconds),
     ]
