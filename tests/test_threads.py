@@ -19,10 +19,11 @@ from conclab.threads import (AugmentedCounter, LockedCounter, RacyCounter, Slot,
 WAIT = 5.0  # generous bound on waits that should end at once; only a broken build reaches it
 
 
-def interleave(counter_class: type[RacyCounter]) -> tuple[int, bool, list[str]]:
+def interleave(counter_class: type[RacyCounter], patience: float) -> tuple[int, bool, list[str]]:
     """Let thread a read, then start thread b while a is between its read and its write.
 
-    Returns the final value, whether a saw b come between, and the order they got between.
+    Thread a waits up to ``patience`` seconds for b to get between too. Returns the final
+    value, whether a saw b come between, and the order in which they got between.
     """
     a_inside, b_inside = threading.Event(), threading.Event()
     order: list[str] = []
@@ -32,8 +33,8 @@ def interleave(counter_class: type[RacyCounter]) -> tuple[int, bool, list[str]]:
         order.append(threading.current_thread().name)
         if threading.current_thread().name == "a":
             a_inside.set()
-            # A lock keeps b out, so this wait runs out; without one b arrives at once.
-            a_saw_b.append(b_inside.wait(0.5))
+            # Without a lock b arrives at once; a lock keeps b out, so the wait runs out.
+            a_saw_b.append(b_inside.wait(patience))
         else:
             b_inside.set()
 
@@ -50,11 +51,12 @@ def interleave(counter_class: type[RacyCounter]) -> tuple[int, bool, list[str]]:
 
 
 def test_racy_counter_loses_the_update_written_in_between() -> None:
-    assert interleave(RacyCounter) == (1, True, ["a", "b"])
+    assert interleave(RacyCounter, patience=WAIT) == (1, True, ["a", "b"])
 
 
 def test_locked_counter_keeps_the_other_thread_out_until_it_has_written() -> None:
-    assert interleave(LockedCounter) == (2, False, ["a", "b"])
+    # Waiting less than WAIT keeps the test short; a broken lock still lets b in at once.
+    assert interleave(LockedCounter, patience=0.5) == (2, False, ["a", "b"])
 
 
 def test_counters_count_in_one_thread() -> None:
