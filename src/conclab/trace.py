@@ -25,12 +25,12 @@ import dis
 import json
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+
+from conclab.workloads import Observer, clock as shared_clock
 
 __all__ = ["Span", "Event", "Trace", "watch_tasks"]
 
@@ -128,14 +128,16 @@ class Trace:
     @property
     def start(self) -> float | None:
         """The earliest time recorded, or None for an empty trace."""
-        times = [s.start for s in self.spans] + [e.time for e in self.events]
-        return min(times, default=None)
+        with self._lock:
+            return min([s.start for s in self._spans] + [e.time for e in self._events],
+                       default=None)
 
     @property
     def end(self) -> float | None:
         """The latest time recorded, or None for an empty trace."""
-        times = [s.end for s in self.spans] + [e.time for e in self.events]
-        return max(times, default=None)
+        with self._lock:
+            return max([s.end for s in self._spans] + [e.time for e in self._events],
+                       default=None)
 
     def runs(self, worker: str | None = None) -> list[Span]:
         """The "run" spans (of one worker, or of all), sorted by start."""
@@ -242,7 +244,8 @@ def _length(intervals: list[tuple[float, float]]) -> float:
 
 
 @contextmanager
-def watch_tasks(observer: Any, *, clock: Callable[[], float] = time.perf_counter) -> Iterator[None]:
+def watch_tasks(observer: Observer, *,
+                clock: Callable[[], float] = shared_clock) -> Iterator[None]:
     """Record a "run" span for every step of every asyncio task run by this thread's loop.
 
     It uses the interpreter's profiling hook (``sys.setprofile``), so it sees any coroutine,
