@@ -92,11 +92,11 @@ def test_process_probe_under_each_start_method(start_method):
 
 
 def test_gil_row_under_each_start_method(start_method):
-    gil = costs.gil_speedups(0.03, repeats=1, start_method=start_method)
+    gil = costs.gil_speedups(0.04, repeats=3, start_method=start_method)
     assert gil.start_method == start_method and gil.workers == 2
     assert math.isfinite(gil.process_speedup) and gil.process_speedup > 0
     if gil.gil_enabled:  # two threads cannot beat one at pure-Python work under the GIL
-        assert gil.thread_speedup < 1.5
+        assert gil.thread_speedup < 1.6, gil  # (2.0 is perfect; the margin absorbs load)
 
 
 # --------------------------------------------------------------------------- bounds
@@ -124,18 +124,20 @@ def _rows(thread_bytes: float = 12 * KiB, thread_virtual: float = 8 * MiB,
           coroutine_bytes: float = 384, task_bytes: float = 1100,
           generator_switch: float = 35e-9, coroutine_switch: float = 2e-7,
           task_switch: float = 8e-6,
-          threads: int = 2000, processes: int = 60) -> list[CostRow]:
+          threads: int = 2000, thread_limit: str = "time", processes: int = 60,
+          process_limit: str = "cap") -> list[CostRow]:
     """A hand-made table shaped like a typical Linux measurement."""
     return [
         CostRow("generator", None, 184, "tracemalloc", 3e-7, generator_switch, "send", 50_000, "cap"),
         CostRow("coroutine", None, coroutine_bytes, "tracemalloc", 1e-6, coroutine_switch, "send", 50_000, "cap"),
         CostRow("asyncio task", None, task_bytes, "tracemalloc", 1e-5, task_switch, "queue",
                 20_000, "cap"),
-        CostRow("thread", None, thread_bytes, "rss", 3e-4, 2e-5, "event", threads, "time",
+        CostRow("thread", None, thread_bytes, "rss", 3e-4, 2e-5, "event", threads, thread_limit,
                 virtual_bytes=thread_virtual),
-        CostRow("process", "fork", 2 * MiB, "uss", 5e-3, 4e-5, "pipe", processes, "cap",
+        CostRow("process", "fork", 2 * MiB, "uss", 5e-3, 4e-5, "pipe", processes, process_limit,
                 rss_bytes=30 * MiB),
-        CostRow("process", "spawn", 14 * MiB, "uss", 0.15, 5e-5, "pipe", 10, "time",
+        CostRow("process", "spawn", 14 * MiB, "uss", 0.15, 5e-5, "pipe", min(processes, 10),
+                process_limit,
                 rss_bytes=24 * MiB),
     ]
 
@@ -179,9 +181,13 @@ def test_verdicts_are_deterministic_and_carry_the_numbers():
     ({"task_switch": 500e-9}, "coroutine switch", "right"),
     ({"generator_switch": 5e-6, "coroutine_switch": 6e-6}, "coroutine switch", "wrong"),
     ({"generator_switch": 5e-9, "coroutine_switch": 6e-9}, "coroutine switch", "wrong"),
-    ({"threads": 150}, "thread count", "right"),
-    ({"threads": 300}, "thread count", "depends"),
-    ({"processes": 8}, "process count", "right"),
+    ({"threads": 150, "thread_limit": "error: can't start new thread"}, "thread count", "right"),
+    ({"threads": 150}, "thread count", "depends"),  # stopped by its clock: a lower bound only
+    ({"threads": 300, "thread_limit": "memory"}, "thread count", "depends"),
+    ({"threads": 600, "thread_limit": "memory"}, "thread count", "wrong"),
+    ({"processes": 8, "process_limit": "memory"}, "process count", "right"),
+    ({"processes": 8, "process_limit": "time"}, "process count", "depends"),
+    ({"processes": 25, "process_limit": "memory"}, "process count", "depends"),
 ])
 def test_verdict_thresholds(kwargs, claim, expected):
     assert _labels(_rows(**kwargs))[claim] == expected
