@@ -402,8 +402,15 @@ def _run_threads(names: list[str], workload: str, seconds: float, observer: Obse
     threads = [threading.Thread(target=_thread_main, name=n,
                                 args=(n, workload, seconds, observer, barrier, deadline, errors))
                for n in names]
-    for t in threads:
-        t.start()
+    try:
+        for t in threads:
+            t.start()
+    except BaseException:
+        barrier.abort()  # the threads already started stop waiting and end at once
+        for t in threads:
+            if t.ident is not None:
+                t.join(_GRACE)
+        raise
     try:
         barrier.wait(max(0.0, deadline - clock()))
     except threading.BrokenBarrierError:
@@ -457,6 +464,7 @@ def _run_coroutines(names: list[str], workload: str, seconds: float, observer: O
 
 def _stop_processes(procs: list[Any]) -> None:
     """Terminate, then kill, every child still alive, and reap them all."""
+    procs = [p for p in procs if p.pid is not None]  # one that never started has nothing to stop
     for p in procs:
         if p.is_alive():
             p.terminate()
