@@ -157,9 +157,10 @@ def test_threads_under_the_gil_take_turns_of_the_switch_interval(interval):
             medians.append(gil_turns(interval, load))
             if 0.6 * interval < medians[-1] < 2.5 * interval + 0.005:
                 return
-    shown = f"median turns {[round(m * 1e3, 1) for m in medians]} ms"
+    shown = (f"median turns {[round(m * 1e3, 1) for m in medians]} ms for a "
+             f"{interval * 1e3:g} ms switch interval")
     load.skip_if_busy(shown)
-    pytest.fail(f"{shown} for a {interval * 1e3:g} ms switch interval on an idle machine")
+    pytest.fail(shown + " on an idle machine")
 
 
 # -- processes on two cores run at once -----------------------------------------------------
@@ -224,6 +225,27 @@ def test_coroutines_switch_only_at_await():
     assert [s.label.startswith("await line") for s in task_steps] == [True] * 9 + [False] * 3
     for (who, start, end), step in zip(taken, task_steps):
         assert step.worker == who and step.start <= start and end <= step.end
+
+
+def test_watch_tasks_restores_the_previous_profiler_and_ignores_other_threads():
+    seen = Trace()
+
+    async def main() -> None:
+        with watch_tasks(seen):
+            await asyncio.sleep(0)
+        assert sys.getprofile() is None
+
+    def elsewhere() -> None:
+        workloads.spin(0.01)
+
+    other = threading.Thread(target=elsewhere)
+    other.start()
+    asyncio.run(main())
+    other.join(10)
+    # Only main's last step (resumed after the sleep, then returning) lies inside the block.
+    (step,) = seen.spans
+    assert step.worker.startswith("Task-") and step.label == "return"
+    assert sys.getprofile() is None
 
 
 def test_run_coroutines_mixed_never_overlap():
