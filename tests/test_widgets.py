@@ -136,5 +136,5 @@ def test_overhead_benchmark_runs_and_counts_what_it_drew():
     from conclab.benchmarks import trace as bench_trace
 
     o = bench_trace.measure_overhead(seconds=0.05, repeats=1, refresh=0.01)
-    assert o.traced > 0 and o.untraced > 0 and o.ratio > 0
+    assert min(o.traced) > 0 and min(o.untraced) > 0 and o.ratio > 0
     assert o.draw_seconds >= 0 and o.run_seconds > 0
