@@ -154,7 +154,8 @@ def spin(seconds: float, *, worker: str = "main", observer: Observer | None = No
     total = max(0, round(seconds * rate))
     per = max(1, int(rate * _SLICE))
     gap = per / rate + _GAP_FLOOR
-    report = observer is not None and observer is not NULL_OBSERVER
+    out = NULL_OBSERVER if observer is None else observer
+    report = out is not NULL_OBSERVER
     acc, done = 1, 0
     start = prev = clock()
     while done < total:
@@ -167,19 +168,19 @@ def spin(seconds: float, *, worker: str = "main", observer: Observer | None = No
             if report:
                 # Reporting may block (a contended lock releases the GIL), so it belongs to
                 # no run span: the run ends at ``prev``, the wait ends after the first report.
-                observer.span(worker, "run", start, prev, label)  # type: ignore[union-attr]
+                out.span(worker, "run", start, prev, label)
                 now = clock()
-                observer.span(worker, "wait", prev, now, label)  # type: ignore[union-attr]
+                out.span(worker, "wait", prev, now, label)
                 now = clock()
             start = now
         elif now - start > _MAX_RUN and report:
-            observer.span(worker, "run", start, now, label)  # type: ignore[union-attr]
+            out.span(worker, "run", start, now, label)
             start = now = clock()
         prev = now
         if deadline is not None and now > deadline:
             raise TimeoutError(f"{worker}: spin passed its deadline")
     if report and total:
-        observer.span(worker, "run", start, prev, label)  # type: ignore[union-attr]
+        out.span(worker, "run", start, prev, label)
     return done
 
 
