@@ -247,3 +247,19 @@ def test_fresh_loop_times_out() -> None:
         for t in threading.enumerate():
             if t.name == "fresh-loop":
                 t.join(5)
+
+
+def test_fresh_loop_keeps_only_its_own_threads_warnings() -> None:
+    def other() -> None:
+        logging.getLogger("asyncio").warning("from another thread")
+
+    async def main() -> str:
+        elsewhere = threading.Thread(target=other)
+        elsewhere.start()
+        elsewhere.join(5)
+        logging.getLogger("asyncio").warning("from the fresh loop's thread")
+        return "ok"
+
+    run = coro.run_in_fresh_loop(main)
+    assert run.result == "ok"
+    assert run.warnings == ["from the fresh loop's thread"]
