@@ -28,13 +28,13 @@ class Contention:
     """
 
     def __enter__(self) -> Contention:
-        self.t0, self.before = workloads.clock(), psutil.cpu_times()
+        self.t0, self.before = workloads.clock(), _busy()
         self.ours = 0.0  # CPU seconds our own workers were seen running; add to it
         return self
 
     def __exit__(self, *exc: object) -> None:
-        after, wall = psutil.cpu_times(), workloads.clock() - self.t0
-        busy = _busy(after) - _busy(self.before)
+        after, wall = _busy(), workloads.clock() - self.t0
+        busy = after - self.before
         self.cores = max(0.0, busy - self.ours) / wall if wall > 0 else 0.0
 
     def skip_if_busy(self, what: str) -> None:
@@ -44,9 +44,12 @@ class Contention:
                         f"(load average {os.getloadavg()[0]:.1f}), too many to time this")
 
 
-def _busy(times: object) -> float:
-    """CPU seconds spent not idle, from psutil.cpu_times()."""
-    return sum(times) - times.idle - getattr(times, "iowait", 0.0)  # type: ignore[attr-defined]
+def _busy() -> float:
+    """CPU seconds the cores this process may use have spent not idle, so far."""
+    per_cpu = psutil.cpu_times(percpu=True)
+    ours = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(len(per_cpu))
+    return sum(sum(t) - t.idle - getattr(t, "iowait", 0.0)
+               for i, t in enumerate(per_cpu) if i in ours)
 
 
 # -- the recorder ---------------------------------------------------------------------------
