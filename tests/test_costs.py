@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import psutil
 import pytest
 
 from conclab import costs, machine
@@ -89,6 +90,15 @@ def test_process_probe_under_each_start_method(start_method):
     assert 0 < row.memory_bytes <= row.rss_bytes
     assert row.create_seconds > 0 and row.switch_seconds > 0
     assert (row.max_count, row.max_count_limit, row.repeats) == (3, "cap", 3)
+
+
+def test_idle_child_echoes_then_is_stopped(start_method):
+    with costs.idle_child(start_method) as child:
+        pid = child.process.pid
+        assert child.process.is_alive() and child.started_in > 0
+        child.conn.send(("ping", 1))
+        assert child.conn.poll(30) and child.conn.recv() == ("ping", 1)
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
 def test_gil_row_under_each_start_method(start_method):

@@ -241,14 +241,13 @@ _QUICK = _Plan(
 
 _FULL = _Plan(
     repeats=5,
-    population={"generator": 100_000, "coroutine": 100_000, "asyncio task": 100_000,
-                "thread": 500},
-    traced=20_000,
-    rounds={"generator": 200_000, "coroutine": 200_000, "asyncio task": 20_000, "thread": 5_000,
-            "process": 5_000},
-    cap={"generator": 2_000_000, "coroutine": 2_000_000, "asyncio task": 500_000,
-         "thread": 20_000, "process": 500},
-    sweep_seconds=8.0, sweep_bytes=2048 * MiB, sweeps=3)
+    population={"generator": 50_000, "coroutine": 50_000, "asyncio task": 20_000, "thread": 300},
+    traced=5_000,
+    rounds={"generator": 100_000, "coroutine": 100_000, "asyncio task": 5_000, "thread": 2_000,
+            "process": 2_000},
+    cap={"generator": 1_000_000, "coroutine": 1_000_000, "asyncio task": 300_000,
+         "thread": 20_000, "process": 300},
+    sweep_seconds=4.0, sweep_bytes=2048 * MiB, sweeps=3)
 
 
 def _rss() -> int:
@@ -370,9 +369,11 @@ def _in_fresh_loop(main: Callable[..., Coroutine[Any, Any, Any]], *args: Any) ->
         except BaseException as exc:  # handed to the caller below
             result["error"] = exc
 
-    helper = threading.Thread(target=target, name="conclab-costs-loop")
+    helper = threading.Thread(target=target, name="conclab-costs-loop", daemon=True)
     helper.start()
-    helper.join()
+    helper.join(_TIMEOUT * 10)  # every await inside is bounded; this bounds the whole run
+    if helper.is_alive():
+        raise TimeoutError("the asyncio probe did not finish")
     if "error" in result:
         raise result["error"]
     return result["value"]
@@ -770,7 +771,8 @@ def measure(quick: bool = True, *, models: Sequence[str] = MODELS,
 
     Args:
         quick: a run of under 20 s on two cores; False measures more (minutes): bigger
-            populations, more repeats, sweeps up to 20,000 threads and 500 processes.
+            populations, five repeats, three sweeps each of up to 20,000 threads and 300
+            processes.
         models: which of ``MODELS`` to measure, in this order.
         start_methods: the start methods to measure processes with (default: all available).
         progress: called as ``progress(fraction_done, what_runs_now)`` before each row and
