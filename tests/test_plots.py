@@ -182,3 +182,27 @@ def test_ticks_are_round_numbers():
     assert plots._ticks(20) == [0, 5, 10, 15, 20]
     assert plots._ticks(120) == [0, 20, 40, 60, 80, 100, 120]
     assert plots._ticks(0.5)[-1] <= 0.5
+
+
+def test_live_svg_folds_in_new_spans_and_remerges_when_the_axis_grows():
+    view = plots.SvgTimeline(origin=T0, span=0.010, workers=["thread-0", "thread-1"])
+    first = view.render(until=0.0)
+    assert ">thread-1</text>" in first and "<rect x=" not in first  # lanes before any span
+    view.span("thread-0", "run", T0, T0 + 0.004)
+    view.span("thread-0", "run", T0 + 0.005, T0 + 0.009)  # 1 ms gap: 53 px at 10 ms
+    assert view.render(until=0.009).count("<rect x=") == 2
+    view.event("send", T0 + 0.002, "thread-0", "thread-1")
+    view.event("receive", T0 + 0.003, "thread-0", "thread-1")
+    assert view.render().count('class="message"') == 1
+    view.span_seconds = 100.0  # now 1 ms is under half a pixel: the two runs become one bar
+    assert view.render().count("<rect x=") == 1
+
+
+def test_live_svg_takes_spans_out_of_order():
+    view = plots.SvgTimeline(origin=T0, span=0.010)
+    view.span("a", "run", T0 + 0.006, T0 + 0.008)
+    view.render()
+    view.span("a", "run", T0, T0 + 0.002)  # reported late
+    svg = view.render()
+    xs = [float(x) for x in re.findall(r'<rect x="([\d.]+)"', svg)]
+    assert len(xs) == 2 and xs == sorted(xs)

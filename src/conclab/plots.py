@@ -5,16 +5,18 @@ Two renderers draw the same picture from a ``conclab.trace.Trace``:
 1. ``timeline`` draws it with matplotlib, for the book's figures. One lane per worker (in the
    order workers first appeared), solid bars where the worker ran, light hatched bars where it
    waited, an arrow for each message, and a time axis in milliseconds from the trace start.
-2. ``timeline_svg`` builds the same picture as an SVG string, for live widgets. Building a
-   string is cheap and never holds the GIL for long, whereas rendering a matplotlib PNG holds it
-   for tens of milliseconds: long enough to show up as waits in the very thread trace being
-   drawn. The SVG is plain vector text, so the saved widget state renders without a kernel.
+2. ``SvgTimeline`` builds the same picture as an SVG string, for live widgets: it is fed
+   spans as they happen and each redraw folds in only the new ones, merged to half a pixel,
+   so a frame takes about a millisecond however long the run. Rendering a matplotlib PNG
+   instead holds the GIL for tens of milliseconds: long enough to show up as waits in the
+   very thread trace being drawn. The SVG is plain vector text, so the saved widget state
+   renders without a kernel. ``timeline_svg`` draws a recorded trace the same way.
 
 Both accept a trace or anything with the same ``spans``/``events``/``workers`` attributes, or a
 bare list of spans. Neither calls ``plt.show()``; figures follow the book's conventions (no
 title inside, lowercase labels, about 8 inches wide and half an inch per lane).
 
-The module is a little over 300 lines because the two renderers must agree on lanes, order,
+The module is longer than 300 lines because the two renderers must agree on lanes, order,
 styles and message pairing, which is easiest to keep true when they sit side by side.
 """
 
@@ -30,8 +32,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["STATE_STYLE", "TraceLike", "Message", "timeline", "timeline_svg", "messages",
-           "lanes", "extent"]
+__all__ = ["STATE_STYLE", "TraceLike", "Message", "SvgTimeline", "timeline", "timeline_svg",
+           "messages", "lanes", "extent"]
 
 # How each state looks: (face colour, hatch). "run" is solid and dark, "wait" light and
 # hatched, so the two read apart in greyscale print too. Unknown states get a fallback.
@@ -67,15 +69,28 @@ class Message:
 
 
 def _parts(trace: TraceLike | Iterable[Any]) -> tuple[list[Any], list[Any], list[str]]:
-    """Spans, events and worker order of a trace or a bare iterable of spans."""
-    if hasattr(trace, "spans"):
+    """Spans (sorted by start), events and worker order of a trace or of a bare span list."""
+    # Look the attribute up on the type: hasattr() on an instance would run Trace.spans, a
+    # sorted copy of every span, only to throw it away.
+    if hasattr(type(trace), "spans") or "spans" in getattr(trace, "__dict__", {}):
         spans = list(trace.spans)  # type: ignore[union-attr]
         events = list(getattr(trace, "events", []))
         workers = list(getattr(trace, "workers", []))
     else:
         spans, events, workers = list(trace), [], []
-    spans.sort(key=lambda s: s.start)
+    spans.sort(key=lambda s: s.start)  # already sorted for a Trace: then this is one pass
     return spans, events, workers
+
+
+@dataclass(frozen=True)
+class _Point:
+    """A message event as ``SvgTimeline`` keeps it (the fields of ``conclab.trace.Event``)."""
+
+    kind: str
+    time: float
+    sender: str
+    receiver: str
+    label: str = ""
 
 
 def messages(events: Iterable[Any]) -> list[Message]:
@@ -109,19 +124,29 @@ def lanes(trace: TraceLike | Iterable[Any]) -> list[str]:
     place where the first of them appeared, so "producer" still comes before "consumer".
     """
     spans, events, workers = _parts(trace)
+    return _lane_order(_names_of(spans, events, workers))
+
+
+def _names_of(spans: Iterable[Any], events: Iterable[Any], workers: Iterable[str]) -> list[str]:
+    """Every worker named by the trace, its spans or its events, in order of appearance."""
     order = dict.fromkeys(workers)
     order.update(dict.fromkeys(s.worker for s in spans))
     for e in events:
         order.update(dict.fromkeys((e.sender, e.receiver)))
+    return list(order)
+
+
+def _lane_order(names: Iterable[str]) -> list[str]:
+    """Names in appearance order, with numbered siblings ("thread-2") gathered in number order."""
     families: dict[str, int] = {}
-    for name in order:
+    for name in names:
         families.setdefault(_NUMBERED.sub("", name), len(families))
 
     def key(name: str) -> tuple[int, int]:
         found = _NUMBERED.search(name)
         return families[_NUMBERED.sub("", name)], int(found.group()) if found else -1
 
-    return sorted(order, key=key)
+    return sorted(dict.fromkeys(names), key=key)
 
 
 def extent(trace: TraceLike | Iterable[Any]) -> tuple[float, float] | None:
@@ -166,8 +191,8 @@ def timeline(trace: TraceLike | Iterable[Any], ax: Axes | None = None, *,
     """
     from matplotlib.patches import FancyArrowPatch, Patch
 
-    spans, events, _ = _parts(trace)
-    names = lanes(trace)
+    spans, events, workers = _parts(trace)
+    names = _lane_order(_names_of(spans, events, workers))
     if ax is None:
         import matplotlib.pyplot as plt
 
@@ -224,99 +249,181 @@ def timeline(trace: TraceLike | Iterable[Any], ax: Axes | None = None, *,
     return ax
 
 
-def _merged(ranges: list[tuple[float, float]], tolerance: float) -> list[tuple[float, float]]:
-    """Join (start, end) pixel ranges closer than ``tolerance``: fewer, never-invisible rects."""
-    out: list[tuple[float, float]] = []
-    for start, end in sorted(ranges):
-        if out and start - out[-1][1] <= tolerance:
-            out[-1] = (out[-1][0], max(out[-1][1], end))
+def _merge_into(stored: list[list[float]], new: list[tuple[float, float]], gap: float) -> None:
+    """Merge sorted (start, end) intervals into ``stored``, joining any closer than ``gap``.
+
+    Each worker reports its spans in order, so new intervals nearly always start after the
+    stored ones and this only appends or extends; an out-of-order one forces a full re-merge.
+    """
+    if stored and new and new[0][0] < stored[-1][0]:
+        everything = sorted([(a, b) for a, b in stored] + new)
+        stored.clear()
+        new = everything
+    for a, b in new:
+        if stored and a - stored[-1][1] <= gap:
+            if b > stored[-1][1]:
+                stored[-1][1] = b
         else:
-            out.append((start, end))
-    return out
+            stored.append([a, b])
+
+
+class SvgTimeline:
+    """A timeline that is fed spans as they happen and renders to SVG in time bounded by pixels.
+
+    It is itself an observer (``span``/``event`` hooks), so it can sit beside a ``Trace`` on a
+    live run: a hook only appends to a deque (thread-safe, no lock, microseconds), and
+    ``render()`` folds what arrived since the last call into per-lane bars merged to half a
+    pixel. A redraw therefore costs about the same after 100 spans or 100,000: what a live
+    widget needs so that drawing a thread trace does not show up in it.
+
+    Args:
+        origin: the clock time drawn as 0 ms; by default the first recorded moment.
+        span: seconds the time axis covers (may be changed between renders); by default up
+            to the last recorded moment.
+        workers: lanes to show even before they record anything (a live run's workers).
+        width: pixel width of the drawing.
+    """
+
+    def __init__(self, *, origin: float | None = None, span: float | None = None,
+                 workers: Sequence[str] = (), width: int = 640) -> None:
+        self.origin, self.span_seconds, self.width = origin, span, width
+        self._new_spans: deque[tuple[str, str, float, float]] = deque()
+        self._new_events: deque[Any] = deque()
+        self._bars: dict[tuple[str, str], list[list[float]]] = {}
+        self._events: list[Any] = []
+        self._names: dict[str, None] = dict.fromkeys(workers)
+        self._first, self._last = float("inf"), float("-inf")
+        self._gap = 0.0  # seconds: bars closer than this are stored merged
+
+    # -- the Observer hooks (any thread) ----------------------------------------------------
+
+    def span(self, worker: str, state: str, start: float, end: float, label: str = "") -> None:
+        """Take a span; it is drawn from the next ``render()`` on."""
+        self._new_spans.append((worker, state, start, end))
+
+    def event(self, kind: str, time: float, sender: str, receiver: str, label: str = "") -> None:
+        """Take a message event; it is drawn from the next ``render()`` on."""
+        self._new_events.append(_Point(kind, time, sender, receiver, label))
+
+    # -- drawing (one thread) ---------------------------------------------------------------
+
+    def _absorb(self) -> dict[tuple[str, str], list[tuple[float, float]]]:
+        """Move what arrived into lanes and extent; return the new intervals per bar."""
+        fresh: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+        while self._new_spans:
+            worker, state, start, end = self._new_spans.popleft()
+            self._names.setdefault(worker)
+            fresh[(worker, state)].append((start, end))
+            self._first, self._last = min(self._first, start), max(self._last, end)
+        while self._new_events:
+            e = self._new_events.popleft()
+            self._names.setdefault(e.sender)
+            self._names.setdefault(e.receiver)
+            self._events.append(e)
+            self._first, self._last = min(self._first, e.time), max(self._last, e.time)
+        return fresh
+
+    def render(self, until: float | None = None) -> str:
+        """The SVG of everything received so far, cut at ``until`` seconds after the origin.
+
+        ``until`` also draws a dashed red cursor there (the live "now", or Replay's t).
+        """
+        fresh = self._absorb()
+        names = _lane_order(self._names)
+        empty = self._first > self._last
+        t0 = self.origin if self.origin is not None else (0.0 if empty else self._first)
+        total = self.span_seconds if self.span_seconds is not None else (
+            0.0 if empty else self._last - t0)
+        total = max(total, until or 0.0, 1e-3)
+        label_w, lane_h = 92, 22
+        plot_w = self.width - label_w - 12
+        scale = plot_w / total  # pixels per second
+        gap = 0.5 / scale
+        if gap > self._gap * 1.01:  # the axis grew: re-merge what is stored, at the new scale
+            self._gap = gap
+            for key, stored in self._bars.items():
+                old = [(a, b) for a, b in stored]
+                stored.clear()
+                _merge_into(stored, old, gap)
+        for key, new in fresh.items():
+            _merge_into(self._bars.setdefault(key, []), sorted(new), self._gap)
+        limit = float("inf") if until is None else t0 + until
+        row = {name: i for i, name in enumerate(names)}
+        base = lane_h * max(len(names), 1)
+        height = base + 30
+        out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.width}" height="{height}" '
+               f'viewBox="0 0 {self.width} {height}" font-family="sans-serif" font-size="11" '
+               f'style="max-width:100%;height:auto">',
+               '<defs><pattern id="w" width="4" height="4" patternUnits="userSpaceOnUse" '
+               'patternTransform="rotate(45)"><rect width="4" height="4" fill="#eeeeee"/>'
+               '<line x1="0" y1="0" x2="0" y2="4" stroke="#b5b5b5" stroke-width="1.2"/>'
+               '</pattern></defs>']
+        if not names:
+            out.append(f'<text x="{self.width / 2}" y="{lane_h / 2 + 4}" text-anchor="middle" '
+                       'fill="#777">empty trace: nothing was recorded</text>')
+        for i, name in enumerate(names):
+            out.append(f'<text x="{label_w - 6}" y="{i * lane_h + lane_h / 2 + 4}" '
+                       f'text-anchor="end">{escape(name)}</text>')
+        # Waits first, runs last: a run of a few pixels must stay visible on top of its neighbours.
+        for (worker, state), stored in sorted(self._bars.items(), key=lambda kv: _layer(kv[0][1])):
+            y = row[worker] * lane_h + lane_h * (1 - _BAR_HEIGHT) / 2
+            rects = "".join(
+                f'<rect x="{label_w + (a - t0) * scale:.1f}" y="{y:.1f}" '
+                f'width="{max((min(b, limit) - a) * scale, 1.0):.1f}" '
+                f'height="{lane_h * _BAR_HEIGHT:.1f}"/>'
+                for a, b in stored if a <= limit)
+            if rects:
+                fill = "url(#w)" if state == "wait" else _style(state)[0]
+                out.append(f'<g fill="{fill}" data-lane="{escape(worker)}" '
+                           f'data-state="{escape(state)}">{rects}</g>')
+        for m in messages(self._events):
+            if m.received > limit:
+                continue
+            x1, x2 = label_w + (m.sent - t0) * scale, label_w + (m.received - t0) * scale
+            y1, y2 = (row[m.sender] + 0.5) * lane_h, (row[m.receiver] + 0.5) * lane_h
+            out.append(f'<line class="message" x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" '
+                       f'y2="{y2:.1f}" stroke="#d62728" stroke-width="1.2"/>'
+                       f'<circle cx="{x2:.1f}" cy="{y2:.1f}" r="2" fill="#d62728"/>')
+        out.append(f'<line x1="{label_w}" y1="{base}" x2="{label_w + plot_w}" y2="{base}" '
+                   'stroke="#555"/>')
+        for tick in _ticks(total * 1e3):
+            x = label_w + tick / 1e3 * scale
+            out.append(f'<line x1="{x:.1f}" y1="{base}" x2="{x:.1f}" y2="{base + 4}" '
+                       f'stroke="#555"/><text x="{x:.1f}" y="{base + 15}" '
+                       f'text-anchor="middle">{tick:g}</text>')
+        out.append(f'<text x="{label_w + plot_w}" y="{base + 27}" text-anchor="end" '
+                   'fill="#444">time (ms)</text>')
+        if until is not None:
+            x = label_w + until * scale
+            out.append(f'<line x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{base}" stroke="#d62728" '
+                       'stroke-dasharray="3,2"/>')
+        out.append("</svg>")
+        return "".join(out)
 
 
 def timeline_svg(trace: TraceLike | Iterable[Any], *, origin: float | None = None,
                  span: float | None = None, until: float | None = None,
                  workers: Sequence[str] = (), width: int = 640) -> str:
-    """Build the timeline as an SVG string: cheap enough to redraw several times a second.
+    """Build the timeline of a recorded trace as an SVG string (see ``SvgTimeline``).
 
     Args:
         trace: a ``conclab.trace.Trace``, or a list of spans.
         origin: the clock time drawn as 0 ms; by default the trace's first recorded moment.
         span: seconds the time axis covers; by default up to the last recorded moment.
         until: seconds after ``origin`` where a red cursor is drawn and drawing stops.
-        workers: lanes to show even before they record anything (a live run's workers).
+        workers: lanes to show even if they recorded nothing.
         width: pixel width of the drawing.
 
     Returns:
         An ``<svg>`` element, ``width`` pixels wide and 22 pixels per lane plus the axis.
     """
-    spans, events, _ = _parts(trace)
-    names = list(dict.fromkeys([*workers, *lanes(trace)]))
-    times = [s.start for s in spans] + [s.end for s in spans] + [e.time for e in events]
-    t0 = origin if origin is not None else (min(times) if times else 0.0)
-    total = span if span is not None else (max(times) - t0 if times else 0.0)
-    if until is not None:
-        total = max(total, until)
-    total = max(total, 1e-3)
-    label_w, lane_h, axis_h = 92, 22, 30
-    plot_w = width - label_w - 12
-    height = lane_h * max(len(names), 1) + axis_h
-    scale = plot_w / total  # pixels per second
-    limit = float("inf") if until is None else until
-    row = {name: i for i, name in enumerate(names)}
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11" '
-           f'style="max-width:100%;height:auto">',
-           '<defs><pattern id="w" width="4" height="4" patternUnits="userSpaceOnUse" '
-           'patternTransform="rotate(45)"><rect width="4" height="4" fill="#eeeeee"/>'
-           '<line x1="0" y1="0" x2="0" y2="4" stroke="#b5b5b5" stroke-width="1.2"/>'
-           '</pattern></defs>']
-    if not names:
-        out.append(f'<text x="{width / 2}" y="{lane_h / 2 + 4}" text-anchor="middle" '
-                   'fill="#777">empty trace: nothing was recorded</text>')
-    bars: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    spans, events, recorded = _parts(trace)
+    view = SvgTimeline(origin=origin, span=span, workers=[*workers, *recorded], width=width)
     for s in spans:
-        start = (s.start - t0) * scale
-        end = (min(s.end - t0, limit)) * scale
-        if s.start - t0 <= limit and end >= start:
-            bars[(s.worker, s.state)].append((max(start, 0.0), end))
-    for i, name in enumerate(names):
-        y = i * lane_h
-        out.append(f'<text x="{label_w - 6}" y="{y + lane_h / 2 + 4}" text-anchor="end">'
-                   f'{escape(name)}</text>')
-    # Waits first, runs last: a run of a few pixels must stay visible on top of its neighbours.
-    for (worker, state), ranges in sorted(bars.items(), key=lambda kv: _layer(kv[0][1])):
-        fill = "url(#w)" if state == "wait" else _style(state)[0]
-        y = row[worker] * lane_h + lane_h * (1 - _BAR_HEIGHT) / 2
-        h = lane_h * _BAR_HEIGHT
-        rects = "".join(f'<rect x="{label_w + a:.1f}" y="{y:.1f}" width="{max(b - a, 1.0):.1f}" '
-                        f'height="{h:.1f}"/>' for a, b in _merged(ranges, 0.5))
-        out.append(f'<g fill="{fill}" data-lane="{escape(worker)}" data-state="{escape(state)}">'
-                   f'{rects}</g>')
-    for m in messages(events):
-        if m.received - t0 > limit or m.sender not in row or m.receiver not in row:
-            continue
-        x1, x2 = label_w + (m.sent - t0) * scale, label_w + (m.received - t0) * scale
-        y1, y2 = (row[m.sender] + 0.5) * lane_h, (row[m.receiver] + 0.5) * lane_h
-        out.append(f'<line class="message" x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" '
-                   f'y2="{y2:.1f}" stroke="#d62728" stroke-width="1.2"/>'
-                   f'<circle cx="{x2:.1f}" cy="{y2:.1f}" r="2" fill="#d62728"/>')
-    base = lane_h * max(len(names), 1)
-    out.append(f'<line x1="{label_w}" y1="{base}" x2="{label_w + plot_w}" y2="{base}" '
-               'stroke="#555"/>')
-    for tick in _ticks(total * 1e3):
-        x = label_w + tick / 1e3 * scale
-        out.append(f'<line x1="{x:.1f}" y1="{base}" x2="{x:.1f}" y2="{base + 4}" stroke="#555"/>'
-                   f'<text x="{x:.1f}" y="{base + 15}" text-anchor="middle">{tick:g}</text>')
-    out.append(f'<text x="{label_w + plot_w}" y="{base + 27}" text-anchor="end" '
-               'fill="#444">time (ms)</text>')
-    if until is not None:
-        x = label_w + until * scale
-        out.append(f'<line x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{base}" stroke="#d62728" '
-                   'stroke-dasharray="3,2"/>')
-    out.append("</svg>")
-    return "".join(out)
+        view.span(s.worker, s.state, s.start, s.end)
+    for e in events:
+        view.event(e.kind, e.time, e.sender, e.receiver, e.label)
+    return view.render(until)
 
 
 def _ticks(total_ms: float, most: int = 8) -> list[float]:

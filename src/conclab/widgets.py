@@ -8,17 +8,18 @@ Design principles:
 
 1. Drawing must not distort what it draws. Rendering a matplotlib PNG holds the GIL for tens
    of milliseconds, which in a thread trace would show up as waits that the workload never had.
-   So the live picture is an SVG string (``plots.timeline_svg``) in an ``HTML`` widget, rebuilt
-   a few times a second; the caller's thread sleeps in ``Thread.join(timeout)`` in between,
-   which releases the GIL.
+   So the live picture is an SVG string (``plots.SvgTimeline``, fed the spans as they are
+   reported) in an ``HTML`` widget, rebuilt a few times a second at a cost that does not grow
+   with the run; the caller's thread sleeps in ``Thread.join(timeout)`` in between, which
+   releases the GIL.
 2. Core ipywidgets only (no ipympl, no custom JavaScript): the book renders the saved widget
    state offline with ``@jupyter-widgets/html-manager``, and an ``HTML`` widget holding an SVG
    is part of that state, so the final picture shows with no kernel.
 3. Code can drive everything a reader can click: ``Playground().run(...)`` returns the
    ``Trace``, so an executed notebook shows a real result.
 
-The module is a little over 300 lines: the Playground, its statistics and the Replay share
-the SVG helpers and the rules above, and read best together.
+The module is a little over 300 lines: the Playground, its statistics and the Replay follow
+the rules above together, and read best side by side.
 """
 
 from __future__ import annotations
@@ -139,7 +140,8 @@ class Playground(widgets.VBox):
                                                        max=SECONDS_RANGE[1], step=0.05,
                                                        description="seconds")
         self.run_button = widgets.Button(description="run", icon="play", button_style="primary")
-        self.timeline_view = widgets.HTML(plots.timeline_svg([]))
+        self.timeline_view = widgets.HTML(plots.timeline_svg([], span=0.2,
+                                                             workers=["thread-0", "thread-1"]))
         self.cpu_view = widgets.HTML(cpu_svg([]))
         self.status_view = widgets.HTML("press run")
         for control in (self.model_choice, self.workload_choice, self.workers_choice,
@@ -204,22 +206,24 @@ class Playground(widgets.VBox):
         from conclab.trace import Trace
 
         trace = Trace()
+        names = [f"{model}-{i}" for i in range(workers)]
+        origin = workloads.clock()
+        # The live picture is fed the same spans as the trace, as they are reported, and only
+        # folds in the new ones at each redraw: a frame costs the same late in a run as early.
+        view = plots.SvgTimeline(origin=origin, span=seconds * 1.2, workers=names)
         outcome: dict[str, Any] = {}
 
         def work() -> None:
             try:
                 outcome["result"] = workloads.run(model, workload, workers, seconds=seconds,
-                                                  observer=trace, start_method=self.start_method,
-                                                  timeout=timeout)
+                                                  observer=_Both(trace, view),
+                                                  start_method=self.start_method, timeout=timeout)
             except BaseException as exc:  # handed to the caller below
                 outcome["error"] = exc
 
         self.trace, self.result, self.cpu_samples = trace, None, []
         self._frames, self._draw_seconds = 0, 0.0
-        names = [f"{model}-{i}" for i in range(workers)]
-        axis = seconds * 1.2  # grows by half whenever the run outlasts it, so it rarely jumps
         psutil.cpu_percent(percpu=True)  # the first reading only starts the interval
-        origin = workloads.clock()
         runner = threading.Thread(target=work, name="conclab-playground", daemon=True)
         runner.start()
         # workloads.run stops everything on its own timeout; the margin covers its clean-up.
@@ -229,9 +233,9 @@ class Playground(widgets.VBox):
             self.cpu_samples.append(psutil.cpu_percent(percpu=True))
             now = workloads.clock() - origin
             if self.live and runner.is_alive():
-                while now > axis:
-                    axis *= 1.5
-                self._draw(trace, origin, names, axis, now)
+                while now > view.span_seconds:  # grow by half: the axis rarely jumps
+                    view.span_seconds *= 1.5
+                self._draw(view, now)
                 self.status_view.value = f"running: {now:.2f} s"
         if runner.is_alive():
             raise TimeoutError(f"the run did not end within {timeout} s")
@@ -240,7 +244,8 @@ class Playground(widgets.VBox):
                                       f'{escape(repr(outcome["error"]))}</span>')
             raise outcome["error"]
         self.result = result = outcome["result"]
-        self._draw(trace, origin, names, max(workloads.clock() - origin, result.elapsed), None)
+        view.span_seconds = max(workloads.clock() - origin, result.elapsed)
+        self._draw(view, None)
         speedup = workers * seconds / result.elapsed
         self.status_view.value = (
             f"<b>elapsed {result.elapsed:.3f} s, speed-up {speedup:.2f}x</b> "
@@ -254,16 +259,31 @@ class Playground(widgets.VBox):
         elapsed = self.result.elapsed if self.result is not None else 0.0
         return PlaygroundStatistics(self._frames, self._draw_seconds, elapsed)
 
-    def _draw(self, trace: Any, origin: float, names: list[str], axis: float,
-              now: float | None) -> None:
-        """Redraw the timeline and the CPU bars (cheap: string building only)."""
+    def _draw(self, view: plots.SvgTimeline, now: float | None) -> None:
+        """Redraw the timeline (with a cursor at ``now``, if live) and the CPU bars."""
         began = time.perf_counter()
-        self.timeline_view.value = plots.timeline_svg(trace, origin=origin, span=axis,
-                                                      until=now, workers=names)
+        self.timeline_view.value = view.render(now)
         self.cpu_view.value = cpu_svg(self.cpu_samples)
         if now is not None:  # only live frames compete with the run; the final one follows it
             self._frames += 1
             self._draw_seconds += time.perf_counter() - began
+
+
+class _Both:
+    """An observer that hands every span and event to two others (the trace and the view)."""
+
+    def __init__(self, first: Any, second: Any) -> None:
+        self.first, self.second = first, second
+
+    def span(self, worker: str, state: str, start: float, end: float, label: str = "") -> None:
+        """Forward a span to both."""
+        self.first.span(worker, state, start, end, label)
+        self.second.span(worker, state, start, end, label)
+
+    def event(self, kind: str, time: float, sender: str, receiver: str, label: str = "") -> None:
+        """Forward an event to both."""
+        self.first.event(kind, time, sender, receiver, label)
+        self.second.event(kind, time, sender, receiver, label)
 
 
 class Replay(widgets.VBox):
@@ -284,6 +304,12 @@ class Replay(widgets.VBox):
         self.duration_ms = (last - self.origin) * 1e3
         self.workers = plots.lanes(trace)
         self._spans = sorted(getattr(trace, "spans", trace), key=lambda s: s.start)
+        self._view = plots.SvgTimeline(origin=self.origin, span=self.duration_ms / 1e3,
+                                       workers=self.workers)
+        for s in self._spans:
+            self._view.span(s.worker, s.state, s.start, s.end, s.label)
+        for e in getattr(trace, "events", []):
+            self._view.event(e.kind, e.time, e.sender, e.receiver, e.label)
         self.slider = widgets.FloatSlider(
             value=self.duration_ms, min=0.0, max=self.duration_ms,
             step=self.duration_ms / steps if self.duration_ms else 0.1, description="t (ms)",
@@ -310,9 +336,7 @@ class Replay(widgets.VBox):
     def _moved(self, _: object = None) -> None:
         """Redraw for the slider's position."""
         t_ms = self.slider.value
-        self.picture.value = plots.timeline_svg(self.trace, origin=self.origin,
-                                                span=self.duration_ms / 1e3, until=t_ms / 1e3,
-                                                workers=self.workers)
+        self.picture.value = self._view.render(t_ms / 1e3)
         rows = "".join(f"<tr><td>{escape(w)}</td><td><b>{escape(s)}</b></td></tr>"
                        for w, s in self.state_at(t_ms).items())
         self.doing.value = (f"<table style='font-size:12px'><tr><th colspan=2>at {t_ms:.1f} ms"
