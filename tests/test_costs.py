@@ -84,7 +84,7 @@ def test_processes_cost_more_than_threads_and_fork_shares_pages(quick):
 
 def test_process_probe_under_each_start_method(start_method):
     tiny = dataclasses.replace(costs._QUICK, repeats=2, rounds={"process": 50},
-                               cap={"process": 3}, sweep_seconds=60.0, sweeps=1)
+                               cap={"process": 3}, sweep_seconds={"process": 60.0}, sweeps=1)
     row = costs._process_probe(start_method, tiny)
     assert row.name == f"process ({start_method})"
     assert 0 < row.memory_bytes <= row.rss_bytes
@@ -119,7 +119,8 @@ def test_budget_stops_at_cap_then_time_then_memory():
 
 
 def test_thread_sweep_stops_at_its_cap_and_joins_everything():
-    plan = dataclasses.replace(costs._QUICK, cap={"thread": 7}, sweep_seconds=60.0)
+    plan = dataclasses.replace(costs._QUICK, cap={"thread": 7},
+                               sweep_seconds={"thread": 60.0})
     assert costs._thread_sweep(plan) == (7, "cap")  # the autouse fixture checks the joins
 
 

@@ -224,7 +224,7 @@ class _Plan:
     traced: int                 # objects alive at once under tracemalloc (slow, exact)
     rounds: dict[str, int]      # ping-pong round trips per repeat
     cap: dict[str, int]         # the max_count sweep stops at this count ...
-    sweep_seconds: float        # ... or after this long ...
+    sweep_seconds: dict[str, float]  # ... or after this long ...
     sweep_bytes: int            # ... or when it holds this much memory
     sweeps: int                 # max_count is the median over this many sweeps
 
@@ -237,7 +237,10 @@ _QUICK = _Plan(
             "process": 300},
     cap={"generator": 50_000, "coroutine": 50_000, "asyncio task": 20_000, "thread": 2_000,
          "process": 60},
-    sweep_seconds=1.5, sweep_bytes=512 * MiB, sweeps=1)
+    # Threads get the longest clock: their count is the one a verdict reads most closely.
+    sweep_seconds={"generator": 0.5, "coroutine": 0.5, "asyncio task": 1.0, "thread": 1.5,
+                   "process": 1.0},
+    sweep_bytes=512 * MiB, sweeps=1)
 
 _FULL = _Plan(
     repeats=5,
@@ -247,7 +250,7 @@ _FULL = _Plan(
             "process": 2_000},
     cap={"generator": 1_000_000, "coroutine": 1_000_000, "asyncio task": 300_000,
          "thread": 20_000, "process": 300},
-    sweep_seconds=4.0, sweep_bytes=2048 * MiB, sweeps=3)
+    sweep_seconds=dict.fromkeys(MODELS, 4.0), sweep_bytes=2048 * MiB, sweeps=3)
 
 
 def _rss() -> int:
@@ -332,7 +335,7 @@ def _object_probe(kind: str, plan: _Plan) -> tuple[float, float, float, int, str
 
 def _object_sweep(kind: str, plan: _Plan) -> tuple[int, str]:
     """How many primed units stay alive at once within the plan's bounds."""
-    budget = _Budget(plan.cap[kind], plan.sweep_seconds, plan.sweep_bytes)
+    budget = _Budget(plan.cap[kind], plan.sweep_seconds[kind], plan.sweep_bytes)
     base, units = _rss(), []
     try:
         while True:
@@ -450,7 +453,7 @@ async def _task_probe(plan: _Plan) -> tuple[float, float, float, int, str]:
     memory = [await _task_population(plan.traced, traced=True) for _ in range(plan.repeats)]
     create = [await _task_population(n, traced=False) for _ in range(plan.repeats)]
     switch = [await _task_pingpong(plan.rounds[kind]) for _ in range(plan.repeats)]
-    counts = [await _task_sweep(plan.cap[kind], plan.sweep_seconds, plan.sweep_bytes)
+    counts = [await _task_sweep(plan.cap[kind], plan.sweep_seconds[kind], plan.sweep_bytes)
               for _ in range(plan.sweeps)]
     count, limit = _median_count(counts)
     return statistics.median(memory), statistics.median(create), statistics.median(switch), count, limit
@@ -525,7 +528,7 @@ def _thread_pingpong(rounds: int) -> float:
 
 def _thread_sweep(plan: _Plan) -> tuple[int, str]:
     """How many idle threads stay alive at once within the plan's bounds."""
-    budget, stop, threads, base = _Budget(plan.cap["thread"], plan.sweep_seconds,
+    budget, stop, threads, base = _Budget(plan.cap["thread"], plan.sweep_seconds["thread"],
                                           plan.sweep_bytes), threading.Event(), [], _rss()
     try:
         while not (reason := budget.stop(len(threads), _rss() - base)):
@@ -693,7 +696,8 @@ def _process_sweep(ctx: Any, plan: _Plan) -> _Sweep:
     sweep serves every column: each child's start time and USS/RSS, a ping-pong with the
     first child, and how many were alive when the budget ran out (USS counts against it).
     """
-    budget, children = _Budget(plan.cap["process"], plan.sweep_seconds, plan.sweep_bytes), []
+    budget, children = _Budget(plan.cap["process"], plan.sweep_seconds["process"],
+                               plan.sweep_bytes), []
     seen = _Sweep([], [], [], [])
     try:
         while not (reason := budget.stop(len(children), sum(seen.uss))):
