@@ -18,6 +18,7 @@ import importlib.util
 import os
 import re
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -115,6 +116,27 @@ def test_book_uses_only_the_vendored_widget_javascript():
     static = _config()["sphinx"]["config"]["html_static_path"]
     assert vendor.DEFAULT_DEST.parent.name in static and "_static" not in static
     assert all(Path(s).parts[0] == vendor.DEFAULT_DEST.name for s in scripts)
+
+
+def test_a_failing_chapter_fails_the_build(tmp_path):
+    import nbformat
+
+    # The book's own configuration, on a one-chapter book whose chapter raises.
+    for name in ("_config.yml", "_toc.yml", "intro.md"):
+        shutil.copy(BOOK / name, tmp_path / name)
+    chapter = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# A broken chapter"),
+        nbformat.v4.new_code_cell("raise RuntimeError('this chapter is broken')"),
+    ])
+    chapter.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                      "language": "python"}
+    nbformat.write(chapter, tmp_path / "00_broken.ipynb")
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    result = subprocess.run([str(jupyter_book), "build", str(tmp_path)], capture_output=True,
+                            text=True, timeout=240, check=False)
+    log = result.stdout + result.stderr
+    assert result.returncode != 0, "the build succeeded although a chapter raised"
+    assert "00_broken.ipynb" in log and "this chapter is broken" in log
 
 
 def test_vendor_check_notices_a_changed_file(tmp_path):
