@@ -212,6 +212,9 @@ def test_gil_verdicts():
     assert labels(GIL) == ("right", "right")
     assert labels(dataclasses.replace(GIL, thread_speedup=1.9, gil_enabled=False))[0] == "wrong"
     assert labels(dataclasses.replace(GIL, cpus_usable=1, process_speedup=1.0))[1] == "depends"
+    busy = dataclasses.replace(GIL, process_speedup=1.05, load_average=9.0)
+    assert labels(busy)[1] == "depends"
+    assert "load average 9.0" in costs.verdicts(_rows(), busy, cpus=2)[-1].why
     assert labels(dataclasses.replace(GIL, process_speedup=1.05))[1] == "depends"
 
 

@@ -817,6 +817,7 @@ class GilRow:
     cpus_usable: int
     gil_enabled: bool
     repeats: int
+    load_average: float | None = None  # 1-minute load average at the end: was the machine busy?
 
     def _repr_html_(self) -> str:
         return _gil_text(self)._repr_html_()
@@ -827,11 +828,13 @@ class GilRow:
 
 def _gil_text(row: GilRow) -> TextTable:
     """A GIL row formatted for reading."""
+    load = "-" if row.load_average is None else f"{row.load_average:.1f}"
     return TextTable(("workers", "unit of work", "threads speed-up", "processes speed-up",
-                      "start method", "usable cores", "GIL on"),
+                      "start method", "usable cores", "GIL on", "load average"),
                      ((str(row.workers), format_seconds(row.unit_seconds),
                        f"{row.thread_speedup:.2f}x", f"{row.process_speedup:.2f}x",
-                       row.start_method, str(row.cpus_usable), "yes" if row.gil_enabled else "no"),))
+                       row.start_method, str(row.cpus_usable), "yes" if row.gil_enabled else "no",
+                       load),))
 
 
 def _cpu_work(n: int) -> int:
@@ -892,9 +895,13 @@ def gil_speedups(seconds: float = 0.1, *, workers: int = 2, repeats: int = 3,
         threaded.append(_threads_at_once(n, workers))
         parallel.append(_processes_at_once(ctx, n, workers, expected))
     base = statistics.median(serial)
+    try:
+        load: float | None = psutil.getloadavg()[0]
+    except (AttributeError, OSError):  # not every platform reports one
+        load = None
     return GilRow(workers, base / workers, base / statistics.median(threaded),
                   base / statistics.median(parallel), method, machine.usable_cpus(),
-                  machine.gil_enabled(), repeats)
+                  machine.gil_enabled(), repeats, load)
 
 
 def _threads_at_once(n: int, workers: int) -> float:
@@ -1128,9 +1135,15 @@ def _parallel(gil: GilRow) -> list[Verdict]:
                      f"{procs}: with one usable core nothing runs in parallel.")
     elif gil.process_speedup >= 1.25:
         pv = Verdict(CLAIMS["processes in parallel"], "right", f"{procs}.")
+    elif gil.load_average is not None and gil.load_average >= gil.cpus_usable:
+        pv = Verdict(CLAIMS["processes in parallel"], "depends", (
+            f"{procs}: less than expected, because the machine was busy (load average "
+            f"{gil.load_average:.1f} on {gil.cpus_usable} cores), so no core was free for the "
+            f"second process; rerun on a quieter machine."))
     else:
         pv = Verdict(CLAIMS["processes in parallel"], "depends", (
-            f"{procs}: less than expected; other load on the machine takes the second core."))
+            f"{procs}: less than expected; something else (another program, a CPU quota the "
+            f"machine report cannot see) took the second core."))
     return [tv, pv]
 
 
