@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import multiprocessing
+import threading
 
 import psutil
 import pytest
@@ -122,6 +124,36 @@ def test_thread_sweep_stops_at_its_cap_and_joins_everything():
     plan = dataclasses.replace(costs._QUICK, cap={"thread": 7},
                                sweep_seconds={"thread": 60.0})
     assert costs._thread_sweep(plan) == (7, "cap")  # the autouse fixture checks the joins
+
+
+def _fail_on_call(n: int, value: object):
+    """A stand-in that returns ``value`` and raises on its ``n``-th call."""
+    calls = []
+
+    def stand_in(*args: object) -> object:
+        calls.append(args)
+        if len(calls) == n:
+            raise RuntimeError("probe failed")
+        return value
+    return stand_in
+
+
+def test_a_failing_process_sweep_still_stops_its_children(monkeypatch):
+    monkeypatch.setattr(costs, "_memory_of", _fail_on_call(3, (MiB, 2 * MiB)))
+    plan = dataclasses.replace(costs._QUICK, cap={"process": 10}, sweep_seconds={"process": 60.0})
+    ctx = multiprocessing.get_context(machine.default_start_method())
+    with pytest.raises(RuntimeError, match="probe failed"):
+        costs._process_sweep(ctx, plan)
+    assert not multiprocessing.active_children()  # and the autouse fixture checks the rest
+
+
+def test_a_failing_thread_sweep_still_joins_its_threads(monkeypatch):
+    monkeypatch.setattr(costs, "_rss", _fail_on_call(6, 0))
+    plan = dataclasses.replace(costs._QUICK, cap={"thread": 100}, sweep_seconds={"thread": 60.0})
+    before = threading.active_count()
+    with pytest.raises(RuntimeError, match="probe failed"):
+        costs._thread_sweep(plan)
+    assert threading.active_count() == before
 
 
 def test_unknown_model_is_rejected():
