@@ -138,3 +138,12 @@ def test_overhead_benchmark_runs_and_counts_what_it_drew():
     o = bench_trace.measure_overhead(seconds=0.05, repeats=1, refresh=0.01)
     assert min(o.traced) > 0 and min(o.untraced) > 0 and o.ratio > 0
     assert o.draw_seconds >= 0 and o.run_seconds > 0
+
+
+def test_without_live_drawing_only_the_final_picture_is_drawn():
+    playground = Playground(live=False)
+    playground.run(model="thread", workload="io", workers=2, seconds=0.05)
+    stats = playground.statistics()
+    assert (stats.frames, stats.draw_seconds) == (0, 0.0)
+    assert stats.elapsed == playground.result.elapsed and stats.share == 0.0
+    assert playground.timeline_view.value.count('data-state="wait"') == 2

@@ -236,8 +236,9 @@ def timeline(trace: TraceLike | Iterable[Any], ax: Axes | None = None, *,
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
     # Legend in a fixed order: run, wait, then any other state as first seen.
+    known = list(STATE_STYLE)
     states = sorted(dict.fromkeys(state for _, state in bars),
-                    key=lambda s: (s not in STATE_STYLE, list(STATE_STYLE).index(s) if s in STATE_STYLE else 0))
+                    key=lambda s: known.index(s) if s in known else len(known))
     handles = [Patch(facecolor=_style(s)[0], hatch=_style(s)[1] or None,
                      edgecolor="#9a9a9a" if _style(s)[1] else _style(s)[0], label=s)
                for s in states]

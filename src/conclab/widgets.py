@@ -40,8 +40,8 @@ from conclab import plots
 if TYPE_CHECKING:
     from conclab.trace import Trace
 
-__all__ = ["MODELS", "WORKLOADS", "MAX_WORKERS", "SECONDS_RANGE", "Playground", "PlaygroundStatistics", "Replay",
-           "cpu_svg"]
+__all__ = ["MODELS", "WORKLOADS", "MAX_WORKERS", "SECONDS_RANGE", "Playground",
+           "PlaygroundStatistics", "Replay", "cpu_svg"]
 
 MODELS: tuple[str, ...] = ("process", "thread", "coroutine")
 WORKLOADS: tuple[str, ...] = ("cpu", "io", "mixed")
@@ -165,7 +165,7 @@ class Playground(widgets.VBox):
 
     def run(self, model: str = "thread", workload: str = "cpu", workers: int = 2,
             seconds: float = 0.2, *, timeout: float = 60.0) -> Trace:
-        """Run ``workers`` workers of ``model`` doing ``workload``, drawing live, and return the trace.
+        """Run ``workers`` workers of ``model`` doing ``workload``, drawing live; return the trace.
 
         The controls are set to the arguments first, so the widget shows what ran.
 

@@ -114,5 +114,6 @@ def run(quick: bool) -> list[Result]:
                f"untraced {statistics.median(o.untraced_cpu):.3f} s of this process's CPU time; "
                "ratio: median of the same pairs", o.cpu_ratio),
         Result("trace.redraw", o.draw_seconds / max(o.frames, 1), "s",
-               f"share of run time spent on {o.frames} live redraws", o.draw_seconds / o.run_seconds),
+               f"share of run time spent on {o.frames} live redraws",
+               o.draw_seconds / o.run_seconds),
     ]
