@@ -276,3 +276,17 @@ def test_formats():
     assert costs.format_seconds(8.1e-6) == "8.1 µs"
     assert costs.format_seconds(0.0062) == "6.2 ms"
     assert costs.format_bytes(None) == costs.format_seconds(float("nan")) == "-"
+
+
+def test_bench_suite_reports_ratios_of_one_run(monkeypatch):
+    from conclab.benchmarks import costs as bench_costs
+
+    rows = [r for r in _rows() if r.name != "process (spawn)"]
+    monkeypatch.setattr(costs, "measure", lambda **_: CostTable(tuple(rows)))
+    monkeypatch.setattr(costs, "gil_speedups", lambda *a, **k: GIL)
+    results = {r.name: r for r in bench_costs.run(quick=True)}
+    assert results["costs.thread.memory"].ratio == pytest.approx(12 * KiB / (8 * MiB))
+    assert results["costs.thread.switch"].ratio == pytest.approx(2e-5 / 35e-9)
+    assert results["costs.process.memory"].ratio == pytest.approx(2 * MiB / (12 * KiB))
+    assert results["costs.gil.threads"].value == 0.95
+    assert all(r.unit in ("B", "s", "x") for r in results.values())
