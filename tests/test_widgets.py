@@ -91,7 +91,7 @@ def test_a_failed_click_shows_the_error_instead_of_raising(monkeypatch):
 def hand_made() -> Trace:
     """Worker a runs 0-10 ms then waits to 20; b waits 0-10 then runs to 15 and is idle after."""
     trace = Trace()
-    trace.span("a", "run", T0, T0 + 0.010)
+    trace.span("a", "run", T0, T0 + 0.010, "cpu")
     trace.span("a", "wait", T0 + 0.010, T0 + 0.020)
     trace.span("b", "wait", T0, T0 + 0.010)
     trace.span("b", "run", T0 + 0.010, T0 + 0.015)
@@ -118,8 +118,10 @@ def test_moving_the_slider_redraws_up_to_t():
     replay = Replay(hand_made())
     replay.slider.value = 5.0
     assert "at 5.0 ms" in replay.doing.value
-    assert re.findall(r"<td>(\w+)</td><td><b>(\w+)</b>", replay.doing.value) == [
-        ("a", "run"), ("b", "wait")]
+    assert re.findall(r"<td>(\w+)</td><td><b>(\w+)</b>([^<]*)", replay.doing.value) == [
+        ("a", "run", " (cpu)"), ("b", "wait", "")]
+    assert replay.spans_at(5.0)["a"].label == "cpu"
+    assert replay.spans_at(17.0)["b"] is None
     # Up to 5 ms only a's run and b's wait have begun.
     assert set(re.findall(r'data-lane="(\w+)" data-state="(\w+)"', replay.picture.value)) == {
         ("a", "run"), ("b", "wait")}

@@ -326,18 +326,24 @@ class Replay(widgets.VBox):
         A worker is "idle" where none of its spans covers t. Where spans touch at t, the one
         starting at t wins: at a hand-over the new state is the one shown.
         """
+        return {w: "idle" if s is None else s.state for w, s in self.spans_at(t_ms).items()}
+
+    def spans_at(self, t_ms: float | None = None) -> dict[str, Any]:
+        """The span each worker is in at ``t_ms`` (default: the slider's), or None (see state_at)."""
         t = self.origin + (self.slider.value if t_ms is None else t_ms) / 1e3
-        doing = dict.fromkeys(self.workers, "idle")
+        found: dict[str, Any] = dict.fromkeys(self.workers)
         for s in self._spans:  # sorted by start: a later covering span overrides an earlier one
-            if s.start <= t < s.end or (s.start <= t == s.end and doing[s.worker] == "idle"):
-                doing[s.worker] = s.state
-        return doing
+            if s.start <= t < s.end or (s.start <= t == s.end and found[s.worker] is None):
+                found[s.worker] = s
+        return found
 
     def _moved(self, _: object = None) -> None:
         """Redraw for the slider's position."""
         t_ms = self.slider.value
         self.picture.value = self._view.render(t_ms / 1e3)
-        rows = "".join(f"<tr><td>{escape(w)}</td><td><b>{escape(s)}</b></td></tr>"
-                       for w, s in self.state_at(t_ms).items())
+        rows = "".join(
+            f"<tr><td>{escape(w)}</td><td><b>{'idle' if s is None else escape(s.state)}</b>"
+            f"{escape(f' ({s.label})') if s is not None and s.label else ''}</td></tr>"
+            for w, s in self.spans_at(t_ms).items())
         self.doing.value = (f"<table style='font-size:12px'><tr><th colspan=2>at {t_ms:.1f} ms"
                             f"</th></tr>{rows}</table>")
