@@ -329,7 +329,7 @@ class Replay(widgets.VBox):
         return {w: "idle" if s is None else s.state for w, s in self.spans_at(t_ms).items()}
 
     def spans_at(self, t_ms: float | None = None) -> dict[str, Any]:
-        """The span each worker is in at ``t_ms`` (default: the slider's), or None (see state_at)."""
+        """The span each worker is in at ``t_ms`` (default: the slider's), or None; see state_at."""
         t = self.origin + (self.slider.value if t_ms is None else t_ms) / 1e3
         found: dict[str, Any] = dict.fromkeys(self.workers)
         for s in self._spans:  # sorted by start: a later covering span overrides an earlier one
