@@ -177,9 +177,10 @@ def _npm_pack(spec: str, workdir: Path) -> Path:
     """Download one release tarball with `npm pack` into ``workdir``; return its path."""
     npm = shutil.which("npm")
     if npm is None:
-        raise SystemExit("vendor_widgets: `npm` not found; install it (Debian: apt-get install npm)")
+        raise SystemExit("vendor_widgets: `npm` not found (Debian: apt-get install npm)")
     result = subprocess.run(
-        [npm, "pack", spec, "--json", "--silent", "--pack-destination", str(workdir)],
+        [npm, "pack", spec, "--json", "--silent", "--prefer-offline",  # the npm cache will do
+         "--pack-destination", str(workdir)],
         cwd=workdir, capture_output=True, text=True, timeout=NPM_TIMEOUT, check=False,
     )
     if result.returncode != 0:
@@ -214,8 +215,9 @@ def _extract(package: Package, tarball: Path, into: Path) -> dict[str, str]:
             with source, open(target, "wb") as out:
                 shutil.copyfileobj(source, out)
             hashes[relative.as_posix()] = _sha256(target)
+    inners = [name[len(package.dest) + 1:] for name in hashes]
     missing = [pat for pat in package.include
-               if not any(fnmatch.fnmatchcase(name[len(package.dest) + 1:], pat) for name in hashes)]
+               if not any(fnmatch.fnmatchcase(inner, pat) for inner in inners)]
     if missing:
         raise SystemExit(f"vendor_widgets: {package.spec} has no file matching {missing}")
     return hashes

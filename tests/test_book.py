@@ -60,7 +60,8 @@ def _chapters() -> list[Path]:
 
 def _vendor_module() -> ModuleType:
     """scripts/vendor_widgets.py, imported by path (scripts/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("vendor_widgets", ROOT / "scripts" / "vendor_widgets.py")
+    path = ROOT / "scripts" / "vendor_widgets.py"
+    spec = importlib.util.spec_from_file_location("vendor_widgets", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
@@ -79,8 +80,9 @@ def test_toc_lists_every_chapter_notebook():
     assert (BOOK / f"{site_map.root.docname}.md").is_file(), "the toc's root page is missing"
     # The same matching Sphinx applies to a toc glob when it builds.
     listed = set(site_map)
+    globs = site_map.globs()
     missing = [nb.name for nb in _chapters()
-               if nb.stem not in listed and not any(patmatch(nb.stem, g) for g in site_map.globs())]
+               if nb.stem not in listed and not any(patmatch(nb.stem, g) for g in globs)]
     assert not missing, f"chapters left out of notebooks/_toc.yml: {missing}"
     # And the glob must not sweep in anything but chapters (the root page, say).
     assert not any(patmatch(site_map.root.docname, g) for g in site_map.globs())
@@ -95,8 +97,8 @@ def test_readme_badge_matches_config():
     assert repo.netloc == "github.com", "Binder's gh/ provider needs a GitHub repository"
     owner, name = repo.path.strip("/").removesuffix(".git").split("/")
     binder = config["launch_buttons"]["binderhub_url"].rstrip("/")
-    badges = re.findall(re.escape(binder) + r"/v2/gh/([^/\s)\"'<>]+)/([^/\s)\"'<>]+)/([^?\s)\"'<>]+)",
-                        readme.read_text())
+    part = r"([^/?\s)\"'<>]+)"  # one path segment of a Markdown or HTML link
+    badges = re.findall(re.escape(binder) + f"/v2/gh/{part}/{part}/{part}", readme.read_text())
     assert badges, f"README.md has no Binder badge linking to {binder}/v2/gh/..."
     for badge in badges:
         assert badge == (owner, name, config["repository"]["branch"]), (
