@@ -39,6 +39,8 @@ def run(quick: bool) -> list[Result]:
         Result("costs.process.create", proc.create_seconds, "s", "thread start",
                proc.create_seconds / thread.create_seconds),
         Result("costs.gil.threads", gil.thread_speedup, "x", "1 thread", gil.thread_speedup),
+        Result("costs.gil.thread_cores", gil.thread_cores, "cores", "1 core (the GIL's cap)",
+               gil.thread_cores),
         Result("costs.gil.processes", gil.process_speedup, "x", "1 process", gil.process_speedup),
     ]
     return results
