@@ -9,15 +9,20 @@ under a condition. Design principles:
    per unit (``tracemalloc`` for objects inside the interpreter, psutil RSS deltas for threads,
    each child's own USS for processes); creation runs until the unit is running; a **switch** is
    one hand-over, half of a ping-pong round trip; ``max_count`` is how many stay alive at once.
-2. Every number is a median of repeats, and every loop is bounded in count, time and memory
-   (``_Budget``). Everything started is stopped in a ``finally`` block, even on error.
-3. Verdict thresholds sit an order of magnitude away from where the measurements land, so a
-   noisy machine cannot flip them; the *why* text carries the numbers, so prose never has to.
+2. Every number is a median of repeats (the GIL row: best of repeats, since load only adds
+   time), and every loop is bounded in count, time and memory (``_Budget``). Everything
+   started is stopped in a ``finally`` block, even on error.
+3. Verdict thresholds sit far from where measurements land: ten times for timings and RSS,
+   which noise moves; less only for ``tracemalloc`` byte counts, which are exact for a given
+   Python build. A sweep stopped by its own budget never makes a count claim "right". The
+   *why* text carries the numbers, so the chapter's prose never has to.
 4. Child processes run only the module-level functions ``_child_serve`` and ``_child_spin``,
    so every start method (fork, spawn, forkserver) can import them.
 
-This module is longer than the usual 300 lines because the probes, the table and the verdicts
-share one vocabulary (rows, claims, formats); split, each part would re-import the others.
+This module is longer than the usual 300 lines: every function a child process runs must live
+here (the course's rule), and the probes, the table and the verdicts share one vocabulary
+(rows, plans, formats). Sections, in order: rows and tables; bounds and plans; one section of
+probes per model; ``measure``; the GIL row; verdicts.
 """
 
 from __future__ import annotations
