@@ -1177,7 +1177,9 @@ def verdicts(rows: Sequence[CostRow], gil: GilRow | None = None, *,
     """Judge each of the article's claims against measured rows (and the GIL row, if given).
 
     The verdict depends only on the rows: the same rows always give the same verdicts, and
-    the thresholds sit ten times away from typical values, so two runs agree. Claims whose
+    the thresholds sit far from typical values (see the module docstring), so two runs on one
+    machine agree. The exception is honest: whether processes ran in parallel depends on
+    whether other programs left a core free, and that verdict's *why* says so. Claims whose
     rows are missing are skipped.
 
     Args:
