@@ -122,19 +122,10 @@ def usable_cpus() -> int:
 
 def default_start_method() -> str:
     """The start method ``multiprocessing`` will use, read without fixing the global choice."""
-    chosen = multiprocessing.get_start_method(allow_none=True)
-    if chosen is not None:
-        return chosen
-    # The default context is private API, but reading it is the only way to learn the default
-    # without freezing it; fall back to the documented platform defaults.
-    # (DefaultContext.get_start_method() itself would fix the choice, so ask the context inside.)
-    default = getattr(getattr(multiprocessing.context, "_default_context", None), "_default_context", None)
-    name = getattr(default, "_name", None)
-    if isinstance(name, str):
-        return name
-    if sys.platform == "linux":
-        return "forkserver" if sys.version_info >= (3, 14) else "fork"
-    return "spawn"
+    # get_all_start_methods() lists the platform default first (documented); asking
+    # get_start_method() without allow_none=True would freeze the choice for the process.
+    return (multiprocessing.get_start_method(allow_none=True)
+            or multiprocessing.get_all_start_methods()[0])
 
 
 def free_threaded_build() -> bool:

@@ -246,7 +246,7 @@ class Playground(widgets.VBox):
         self.result = result = outcome["result"]
         view.span_seconds = max(workloads.clock() - origin, result.elapsed)
         self._draw(view, None)
-        speedup = workers * seconds / result.elapsed
+        speedup = result.speedup
         self.status_view.value = (
             f"<b>elapsed {result.elapsed:.3f} s, speed-up {speedup:.2f}x</b> "
             f"(speed-up = workers &times; seconds / elapsed = {workers} &times; {seconds:g} s / "
