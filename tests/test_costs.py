@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from conclab import costs, machine
-from conclab.costs import CostRow, CostTable, GilRow, MiB
+from conclab.costs import CostRow, CostTable, GilRow, MiB, _plans, _processes, _threads
 
 KiB = 1024
 
@@ -85,9 +85,9 @@ def test_processes_cost_more_than_threads_and_fork_shares_pages(quick):
 
 
 def test_process_probe_under_each_start_method(start_method):
-    tiny = dataclasses.replace(costs._QUICK, repeats=2, rounds={"process": 50},
+    tiny = dataclasses.replace(_plans._QUICK, repeats=2, rounds={"process": 50},
                                cap={"process": 3}, sweep_seconds={"process": 60.0}, sweeps=1)
-    row = costs._process_probe(start_method, tiny)
+    row = _processes._process_probe(start_method, tiny)
     assert row.name == f"process ({start_method})"
     assert 0 < row.memory_bytes <= row.rss_bytes
     assert row.create_seconds > 0 and row.switch_seconds > 0
@@ -115,16 +115,16 @@ def test_gil_row_under_each_start_method(start_method):
 # --------------------------------------------------------------------------- bounds
 
 def test_budget_stops_at_cap_then_time_then_memory():
-    assert costs._Budget(3, 60.0, 2**30).stop(3, 0) == "cap"
-    assert costs._Budget(3, 60.0, 2**30).stop(2, 0) is None
-    assert costs._Budget(3, -1.0, 2**30).stop(2, 0) == "time"
-    assert costs._Budget(3, 60.0, 1000).stop(2, 1000) == "memory"
+    assert _plans._Budget(3, 60.0, 2**30).stop(3, 0) == "cap"
+    assert _plans._Budget(3, 60.0, 2**30).stop(2, 0) is None
+    assert _plans._Budget(3, -1.0, 2**30).stop(2, 0) == "time"
+    assert _plans._Budget(3, 60.0, 1000).stop(2, 1000) == "memory"
 
 
 def test_thread_sweep_stops_at_its_cap_and_joins_everything():
-    plan = dataclasses.replace(costs._QUICK, cap={"thread": 7},
+    plan = dataclasses.replace(_plans._QUICK, cap={"thread": 7},
                                sweep_seconds={"thread": 60.0})
-    assert costs._thread_sweep(plan) == (7, "cap")  # the autouse fixture checks the joins
+    assert _threads._thread_sweep(plan) == (7, "cap")  # the autouse fixture checks the joins
 
 
 def _fail_on_call(n: int, value: object):
@@ -140,20 +140,20 @@ def _fail_on_call(n: int, value: object):
 
 
 def test_a_failing_process_sweep_still_stops_its_children(monkeypatch):
-    monkeypatch.setattr(costs, "_memory_of", _fail_on_call(3, (MiB, 2 * MiB)))
-    plan = dataclasses.replace(costs._QUICK, cap={"process": 10}, sweep_seconds={"process": 60.0})
+    monkeypatch.setattr(_processes, "_memory_of", _fail_on_call(3, (MiB, 2 * MiB)))
+    plan = dataclasses.replace(_plans._QUICK, cap={"process": 10}, sweep_seconds={"process": 60.0})
     ctx = multiprocessing.get_context(machine.default_start_method())
     with pytest.raises(RuntimeError, match="probe failed"):
-        costs._process_sweep(ctx, plan)
+        _processes._process_sweep(ctx, plan)
     assert not multiprocessing.active_children()  # and the autouse fixture checks the rest
 
 
 def test_a_failing_thread_sweep_still_joins_its_threads(monkeypatch):
-    monkeypatch.setattr(costs, "_rss", _fail_on_call(6, 0))
-    plan = dataclasses.replace(costs._QUICK, cap={"thread": 100}, sweep_seconds={"thread": 60.0})
+    monkeypatch.setattr(_threads, "_rss", _fail_on_call(6, 0))
+    plan = dataclasses.replace(_plans._QUICK, cap={"thread": 100}, sweep_seconds={"thread": 60.0})
     before = threading.active_count()
     with pytest.raises(RuntimeError, match="probe failed"):
-        costs._thread_sweep(plan)
+        _threads._thread_sweep(plan)
     assert threading.active_count() == before
 
 

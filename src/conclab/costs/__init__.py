@@ -1,0 +1,52 @@
+"""The cost table, measured: what one process, thread or coroutine costs on this machine.
+
+The source article gives a cost table with gaps ("thread ~8 MB, coroutine < 0.8 KB, ~100 ns per
+switch, ~10 processes / ~100 threads / 1000+ coroutines"). ``measure()`` fills every cell of it
+live, and ``verdicts()`` says, claim by claim, where the article was right, wrong, or right only
+under a condition. Design principles:
+
+1. One method per quantity, the same for every model that allows it. Memory is *resident* memory
+   per unit (``tracemalloc`` for objects inside the interpreter, psutil RSS deltas for threads,
+   each child's own USS for processes); creation runs until the unit is running; a **switch** is
+   one hand-over, half of a ping-pong round trip; ``max_count`` is how many stay alive at once.
+2. Every number is a median of repeats (the GIL row: best of repeats, since load only adds
+   time), and every loop is bounded in count, time and memory (``_Budget``). Everything
+   started is stopped in a ``finally`` block, even on error.
+3. Verdict thresholds sit far from where measurements land: ten times for timings and RSS,
+   which noise moves; less only for ``tracemalloc`` byte counts, which are exact for a given
+   Python build. A sweep stopped by its own budget never makes a count claim "right". The
+   *why* text carries the numbers, so the chapter's prose never has to.
+4. Child processes run only module-level functions of ``_children`` (``_child_serve`` and
+   ``_child_spin``), so every start method (fork, spawn, forkserver) can import them by name.
+
+The private modules, one idea each, in the order they build on one another:
+
+- ``_plans``: the quick and full plans, and the ``_Budget`` that bounds every sweep;
+- ``_article``: the article's table and claims, with its figures as numbers;
+- ``_rows``: ``CostRow``, ``CostTable`` and the formats every table prints with;
+- ``_memory``: the instruments that read memory, and a thread's reserved stack;
+- ``_objects``, ``_tasks``, ``_threads``, ``_processes``: one probe per model, each returning
+  its finished row (memory, creation, switch and ``max_count``);
+- ``_children``: everything a child process runs, and starting and stopping children;
+- ``_measure``: ``measure`` and ``measure_model``, which order the probes;
+- ``_gil``: the GIL row, CPU-bound work on threads and on processes;
+- ``_verdicts``: the article's claims judged against the rows.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CostRow", "CostTable", "GilRow", "Verdict", "Verdicts", "TextTable", "Progress", "Child",
+    "ARTICLE", "CLAIMS", "MODELS",
+    "measure", "measure_model", "gil_speedups", "verdicts", "reserved_stack_bytes", "idle_child",
+    "format_bytes", "format_seconds",
+]
+
+from ._article import ARTICLE, CLAIMS
+from ._children import Child, idle_child
+from ._gil import GilRow, gil_speedups
+from ._measure import Progress, measure, measure_model
+from ._memory import reserved_stack_bytes
+from ._plans import MODELS, MiB
+from ._rows import CostRow, CostTable, TextTable, format_bytes, format_seconds
+from ._verdicts import Verdict, Verdicts, verdicts

@@ -1,0 +1,35 @@
+"""What the source article says: its cost table as printed, and the claims a measurement can check.
+
+``CostTable.compare`` prints ``ARTICLE`` beside the measured rows; ``verdicts`` judges each of
+``CLAIMS`` against thresholds set from the article's own figures, kept here as numbers.
+"""
+
+from __future__ import annotations
+
+from ._plans import MiB
+
+__all__ = ["ARTICLE", "CLAIMS", "_THREAD_BYTES", "_COROUTINE_BYTES", "_SWITCH_SECONDS"]
+
+ARTICLE: dict[str, tuple[str, str, str]] = {
+    "process": ("-", "-", "~10"),
+    "thread": ("~8 MB", "-", "~100"),
+    "coroutine": ("< 0.8 KB", "~100 ns", "1000+"),
+}
+"""The article's table as it stands: (memory, switch, count) per model, "-" where it is blank."""
+
+_THREAD_BYTES = 8 * MiB      # "~8 MB": the Linux default stack, 8 MiB
+_COROUTINE_BYTES = 800       # "< 0.8 KB"
+_SWITCH_SECONDS = 100e-9     # "~100 ns"
+
+CLAIMS: dict[str, str] = {
+    "thread memory": "a thread costs ~8 MB of memory",
+    "coroutine memory": "a coroutine costs < 0.8 KB of memory",
+    "coroutine switch": "a coroutine switch costs ~100 ns",
+    "process cost": "a process costs more than a thread",
+    "process count": "use ~10 processes",
+    "thread count": "use ~100 threads",
+    "coroutine count": "1000+ coroutines are easy",
+    "threads in parallel": "threads do not run Python code in parallel (the GIL)",
+    "processes in parallel": "processes run Python code in parallel on several cores",
+}
+"""The article's claims that a measurement can check, by short name."""

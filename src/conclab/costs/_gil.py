@@ -1,0 +1,152 @@
+"""The GIL row: CPU-bound pure-Python work on one unit, then on threads and processes at once.
+
+Every worker starts first and waits for a shared "go", so start-up never counts; each time is
+the best of its repeats, since other load only ever adds time. Children run
+``_children._child_spin``; threads run the same ``_cpu_work`` in this process.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+
+from ._children import Child, _child_spin, _cpu_work, _start_child, _stop_children
+from ._plans import _TIMEOUT
+from ._rows import TextTable, format_seconds
+from ._threads import _release
+
+__all__ = ["GilRow", "gil_speedups"]
+
+
+@dataclass(frozen=True)
+class GilRow:
+    """How much faster CPU-bound pure-Python work runs on 2 threads and on 2 processes than on 1.
+
+    A **speed-up** is (time for ``workers`` units of work one after another) / (time for the
+    same units on ``workers`` threads or processes at once): 2.0 is perfect, 1.0 is none. It
+    is the number a user feels, and the one other load on the machine disturbs most. The
+    **cores busy** figures are CPU seconds spent on the work over the wall seconds it took:
+    the GIL caps the threads' figure at 1 whatever the load, which makes it the steadier
+    witness of the GIL. Process start-up is excluded: children start first, then wait for "go".
+    """
+
+    workers: int
+    unit_seconds: float
+    thread_speedup: float
+    process_speedup: float
+    start_method: str
+    cpus_usable: int
+    gil_enabled: bool
+    repeats: int
+    thread_cores: float = math.nan
+    process_cores: float = math.nan
+    load_average: float | None = None  # 1-minute load average at the end: was the machine busy?
+
+    def _repr_html_(self) -> str:
+        return _gil_text(self)._repr_html_()
+
+    def __str__(self) -> str:
+        return str(_gil_text(self))
+
+
+def _gil_text(row: GilRow) -> TextTable:
+    """A GIL row formatted for reading."""
+    load = "-" if row.load_average is None else f"{row.load_average:.1f}"
+    return TextTable(
+        ("workers", "unit of work", "threads: speed-up", "cores busy", "processes: speed-up",
+         "cores busy", "start method", "usable cores", "GIL on", "load average"),
+        ((str(row.workers), format_seconds(row.unit_seconds), f"{row.thread_speedup:.2f}x",
+          f"{row.thread_cores:.2f}", f"{row.process_speedup:.2f}x", f"{row.process_cores:.2f}",
+          row.start_method, str(row.cpus_usable), "yes" if row.gil_enabled else "no", load),))
+
+
+def _steps_for(seconds: float) -> int:
+    """How many ``_cpu_work`` steps take about ``seconds`` on this machine."""
+    n, elapsed = 20_000, 0.0
+    while elapsed < 0.02 and n < 10**8:  # grow until the timing is well above clock noise
+        n *= 2
+        start = time.perf_counter()
+        _cpu_work(n)
+        elapsed = time.perf_counter() - start
+    return max(1, int(n * seconds / elapsed))
+
+
+def gil_speedups(seconds: float = 0.08, *, workers: int = 2, repeats: int = 5,
+                 start_method: str | None = None) -> GilRow:
+    """Measure the GIL row: the speed-up of CPU-bound work on threads and on processes.
+
+    Args:
+        seconds: how long one unit of work takes alone.
+        workers: how many threads or processes share the work (one unit each).
+        repeats: each time is the best of this many repeats (load only adds time).
+        start_method: for the processes (default: the platform's default).
+
+    Returns:
+        A ``GilRow``; under the GIL expect about 1x (and 1 core busy) for threads, and up to
+        ``workers``x for processes, capped by the usable cores.
+    """
+    from conclab import machine
+
+    method = start_method or machine.default_start_method()
+    ctx, n = multiprocessing.get_context(method), _steps_for(seconds)
+    serial, threaded, parallel, expected = [], [], [], 0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(workers):
+            expected = _cpu_work(n)
+        serial.append(time.perf_counter() - start)
+        threaded.append(_threads_at_once(n, workers))
+        parallel.append(_processes_at_once(ctx, n, workers, expected))
+    # Best of repeats, not the median: other load only ever adds time, so the fastest run of
+    # each kind is the one closest to what the machine can do (timeit's rule). A median let
+    # one slow serial run pass for a thread "speed-up" on a busy machine.
+    base, (t_wall, t_cpu), (p_wall, p_cpu) = min(serial), min(threaded), min(parallel)
+    try:
+        load: float | None = psutil.getloadavg()[0]
+    except (AttributeError, OSError):  # not every platform reports one
+        load = None
+    return GilRow(workers, base / workers, base / t_wall, base / p_wall, method,
+                  machine.usable_cpus(), machine.gil_enabled(), repeats,
+                  t_cpu / t_wall, p_cpu / p_wall, load)
+
+
+def _threads_at_once(n: int, workers: int) -> tuple[float, float]:
+    """Wall and CPU seconds for ``workers`` threads to do ``n`` steps each, from a shared "go"."""
+    go = threading.Event()
+    threads = [threading.Thread(target=lambda: go.wait(_TIMEOUT) and _cpu_work(n),
+                                name=f"conclab-costs-spin-{i}") for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    try:
+        start, cpu = time.perf_counter(), time.process_time()  # CPU of every thread in here
+        _release(go, threads)
+        return time.perf_counter() - start, time.process_time() - cpu
+    finally:
+        _release(go, threads)
+
+
+def _processes_at_once(ctx: Any, n: int, workers: int, expected: int) -> tuple[float, float]:
+    """Wall seconds for started children to do ``n`` steps each from "go", and their CPU sum."""
+    children: list[Child] = []
+    try:
+        for _ in range(workers):
+            children.append(_start_child(ctx, _child_spin, n))
+        start, cpu = time.perf_counter(), 0.0
+        for child in children:
+            child.conn.send("go")
+        for child in children:
+            if not child.conn.poll(_TIMEOUT):
+                raise TimeoutError("a GIL-row child did not finish")
+            result, child_cpu = child.conn.recv()
+            if result != expected:
+                raise RuntimeError("a GIL-row child returned a wrong result")
+            cpu += child_cpu
+        return time.perf_counter() - start, cpu
+    finally:
+        _stop_children(children)

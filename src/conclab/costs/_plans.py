@@ -1,0 +1,88 @@
+"""How much to measure and when to stop: the quick and full plans, and the budget of a sweep.
+
+Every loop in the package is bounded in count, time and memory (design principle 2): a plan
+says how large each population, ping-pong and sweep may grow, and a ``_Budget`` stops a sweep
+at the first bound it reaches and says which one it was.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import psutil
+
+__all__ = ["MODELS", "MiB", "_TIMEOUT", "_LIFETIME", "_Budget", "_Plan", "_QUICK", "_FULL",
+           "_median_count"]
+
+MODELS = ("generator", "coroutine", "asyncio task", "thread", "process")
+"""The models ``measure()`` knows; "process" gives one row per start method."""
+
+MiB = 2**20
+_TIMEOUT = 30.0   # the longest any single blocking call may wait
+_LIFETIME = 120.0  # an orphaned child gives up waiting for its parent after this long
+
+
+class _Budget:
+    """Stops a sweep at a count, a deadline or a memory use, and says which."""
+
+    def __init__(self, cap: int, seconds: float, nbytes: int) -> None:
+        self.cap = cap
+        self.deadline = time.perf_counter() + seconds
+        # Never take more than a quarter of what is free now, whatever the plan says.
+        self.nbytes = min(nbytes, psutil.virtual_memory().available // 4)
+
+    def stop(self, count: int, used_bytes: float) -> str | None:
+        """Why the sweep must stop now, or None to go on."""
+        if count >= self.cap:
+            return "cap"
+        if time.perf_counter() >= self.deadline:
+            return "time"
+        if used_bytes >= self.nbytes:
+            return "memory"
+        return None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How much to measure: quick (under 20 s for everything) or full."""
+
+    repeats: int
+    population: dict[str, int]  # units alive at once while memory and creation are measured
+    traced: int                 # objects alive at once under tracemalloc (slow, exact)
+    rounds: dict[str, int]      # ping-pong round trips per repeat
+    cap: dict[str, int]         # the max_count sweep stops at this count ...
+    sweep_seconds: dict[str, float]  # ... or after this long ...
+    sweep_bytes: int            # ... or when it holds this much memory
+    sweeps: int                 # max_count is the median over this many sweeps
+
+
+_QUICK = _Plan(
+    repeats=3,
+    population={"generator": 10_000, "coroutine": 10_000, "asyncio task": 5_000, "thread": 100},
+    traced=2_000,
+    rounds={"generator": 20_000, "coroutine": 20_000, "asyncio task": 1_000, "thread": 300,
+            "process": 300},
+    cap={"generator": 50_000, "coroutine": 50_000, "asyncio task": 20_000, "thread": 2_000,
+         "process": 60},
+    # Threads get the longest clock: their count is the one a verdict reads most closely.
+    sweep_seconds={"generator": 0.5, "coroutine": 0.5, "asyncio task": 1.0, "thread": 1.5,
+                   "process": 1.0},
+    sweep_bytes=512 * MiB, sweeps=1)
+
+_FULL = _Plan(
+    repeats=5,
+    population={"generator": 50_000, "coroutine": 50_000, "asyncio task": 20_000, "thread": 300},
+    traced=5_000,
+    rounds={"generator": 100_000, "coroutine": 100_000, "asyncio task": 5_000, "thread": 2_000,
+            "process": 2_000},
+    cap={"generator": 1_000_000, "coroutine": 1_000_000, "asyncio task": 300_000,
+         "thread": 20_000, "process": 300},
+    sweep_seconds=dict.fromkeys(MODELS, 4.0), sweep_bytes=2048 * MiB, sweeps=3)
+
+
+def _median_count(counts: Sequence[tuple[int, str]]) -> tuple[int, str]:
+    """The median sweep, with the reason that stopped it."""
+    ordered = sorted(counts)
+    return ordered[(len(ordered) - 1) // 2]
