@@ -30,7 +30,7 @@ book: setup
 	$(BIN)/jupyter-book build notebooks
 
 test-book: book
-	$(BIN)/python -m pytest -m browser tests
+	$(BIN)/python -m pytest -rs tests/test_book.py
 
 bench: setup
 	$(BIN)/python -m conclab.bench
