@@ -36,6 +36,7 @@ __all__ = ["Span", "Event", "Trace", "watch_tasks"]
 
 _FORMAT = "conclab.trace/1"
 _YIELD_VALUE = dis.opmap["YIELD_VALUE"]
+_RESUME = dis.opmap.get("RESUME")  # 3.11+
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,10 +273,7 @@ def watch_tasks(observer: Observer, *,
         if what == "call":
             resumed[id(task)] = clock()
         elif id(task) in resumed:
-            # A suspension leaves the frame on a YIELD_VALUE (the await); a finish does not.
-            code = frame.f_code.co_code
-            at_await = 0 <= frame.f_lasti < len(code) and code[frame.f_lasti] == _YIELD_VALUE
-            label = f"await line {frame.f_lineno}" if at_await else "return"
+            label = f"await line {frame.f_lineno}" if _at_await(frame) else "return"
             observer.span(task.get_name(), "run", resumed.pop(id(task)), clock(), label)
 
     previous = sys.getprofile()
@@ -284,3 +282,14 @@ def watch_tasks(observer: Observer, *,
         yield
     finally:
         sys.setprofile(previous)
+
+
+def _at_await(frame: FrameType) -> bool:
+    """True if a frame that is being left is suspending at an ``await`` (not finishing)."""
+    # A suspension leaves the frame on its YIELD_VALUE up to 3.12; from 3.13 ``f_lasti``
+    # already points at the RESUME that follows it (2 bytes on). A finish is on a RETURN.
+    code, i = frame.f_code.co_code, frame.f_lasti
+    if not 0 <= i < len(code):
+        return False
+    return code[i] == _YIELD_VALUE or (code[i] == _RESUME and i >= 2
+                                       and code[i - 2] == _YIELD_VALUE)
