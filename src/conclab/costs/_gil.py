@@ -48,7 +48,7 @@ class GilRow:
     repeats: int
     thread_cores: float = math.nan
     process_cores: float = math.nan
-    load_average: float | None = None  # 1-minute load average at the end: was the machine busy?
+    load_average: float | None = None  # 1-minute load average before measuring: was the machine busy?
 
     def _repr_html_(self) -> str:
         return _gil_text(self)._repr_html_()
@@ -95,6 +95,11 @@ def gil_speedups(seconds: float = 0.08, *, workers: int = 2, repeats: int = 5,
     """
     from conclab import machine
 
+    # Read the load before measuring: afterwards the 1-minute average counts our own workers.
+    try:
+        load: float | None = psutil.getloadavg()[0]
+    except (AttributeError, OSError):  # not every platform reports one
+        load = None
     method = start_method or machine.default_start_method()
     ctx, n = multiprocessing.get_context(method), _steps_for(seconds)
     serial, threaded, parallel, expected = [], [], [], 0
@@ -114,10 +119,6 @@ def gil_speedups(seconds: float = 0.08, *, workers: int = 2, repeats: int = 5,
     p_speedup = statistics.median(s / p for s, (p, _) in zip(serial, parallel))
     t_cores = statistics.median(cpu / wall for wall, cpu in threaded)
     p_cores = statistics.median(cpu / wall for wall, cpu in parallel)
-    try:
-        load: float | None = psutil.getloadavg()[0]
-    except (AttributeError, OSError):  # not every platform reports one
-        load = None
     return GilRow(workers, base / workers, t_speedup, p_speedup, method,
                   machine.usable_cpus(), machine.gil_enabled(), repeats, t_cores, p_cores, load)
 

@@ -176,7 +176,7 @@ def _counts(procs: Sequence[CostRow], t: CostRow, task: CostRow | None,
              f"(stopped by {t.max_count_limit}), each holding {format_bytes(t.memory_bytes)}")
     if t.max_count >= 500:
         out.append(Verdict(CLAIMS["thread count"], "wrong", (
-            f"{alive}: five times the claim or more. Memory is not the limit; creation time "
+            f"{alive}: at least five times the claimed ~100. Memory is not the limit; creation time "
             f"and OS limits (ulimit -u, kernel.threads-max) are.")))
     elif t.max_count < 200 and not _stopped_by_budget(t):
         out.append(Verdict(CLAIMS["thread count"], "right", f"{alive}."))
