@@ -77,16 +77,17 @@ async def run_all(on_step: Callable[[Identity], None] | None = None) -> list[Ide
     Args:
         on_step: called with each step's result as soon as it is in (a progress bar, say).
     """
-    steps: list[Callable[[], Identity]] = [in_thread]
-    steps += [lambda m=m: in_process(m) for m in testing.start_methods()]
-    results = []
-    for step in steps:
-        results.append(step())
+    results: list[Identity] = []
+
+    def record(identity: Identity) -> None:
+        results.append(identity)
         if on_step:
-            on_step(results[-1])
-    results.append(await in_coroutine())
-    if on_step:
-        on_step(results[-1])
+            on_step(identity)
+
+    record(in_thread())
+    for method in testing.start_methods():
+        record(in_process(method))
+    record(await in_coroutine())
     return results
 
 

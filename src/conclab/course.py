@@ -79,8 +79,8 @@ def draw_map(ax: Axes | None = None) -> Axes:
             ax.text(x + 1.3, y, kind, ha="center", va="center", fontsize=11)
             ax.text(x + 1.3, y - 0.28, f"chapter {chapter:02d}", ha="center", va="center",
                     fontsize=8, color="0.35")
-    for x0, label in ((2.85, "runs"), (5.85, "talk through")):
-        ax.add_patch(FancyArrowPatch((x0, 1.7), (x0 + 0.3, 1.7), arrowstyle="-|>",
+    for x0, label in ((2.85, "runs"), (5.85, "talk\nthrough")):
+        ax.add_patch(FancyArrowPatch((x0, 1.55), (x0 + 0.3, 1.55), arrowstyle="-|>",
                                      mutation_scale=14, color="0.3"))
-        ax.text(x0 + 0.15, 1.9, label, ha="center", fontsize=8, color="0.3")
+        ax.text(x0 + 0.15, 1.7, label, ha="center", va="bottom", fontsize=7, color="0.3")
     return ax
