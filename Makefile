@@ -33,6 +33,7 @@ test-book: book
 	$(BIN)/python -m pytest -rs tests/test_book.py
 
 bench: setup
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python -m conclab.bench
 
 strip: setup

@@ -284,7 +284,7 @@ def test_formats():
 
 
 def test_bench_suite_reports_ratios_of_one_run(monkeypatch):
-    from conclab.benchmarks import costs as bench_costs
+    from conclab.bench import costs as bench_costs
 
     rows = [r for r in _rows() if r.name != "process (spawn)"]
     monkeypatch.setattr(costs, "measure", lambda **_: CostTable(tuple(rows)))

@@ -103,12 +103,15 @@ def test_setup_check_reports_every_step_in_order() -> None:
 
 def test_bench_writes_machine_and_results(tmp_path, monkeypatch, capsys) -> None:
     fake = [bench.Result("demo.one", 2.0, "s", "stdlib", 1.5)]
-    monkeypatch.setattr(bench, "run_all", lambda **_: fake)
+    from conclab.bench import __main__ as cli
+
+    monkeypatch.setattr(cli, "run_all", lambda **_: fake)
     out = tmp_path / "b.json"
-    assert bench.main(["--json", str(out)]) == 0
+    assert cli.main(["--json", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["results"] == [{"name": "demo.one", "value": 2.0, "unit": "s",
-                                "reference": "stdlib", "ratio": 1.5}]
+                                "reference": "stdlib", "ratio": 1.5, "goal": "",
+                                "skipped": "", "met": None}]
     assert data["machine"]["cpus_usable"] >= 1
     assert "demo.one" in capsys.readouterr().out
 

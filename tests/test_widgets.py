@@ -135,9 +135,9 @@ def test_replay_of_an_empty_trace():
 
 
 def test_overhead_benchmark_runs_and_counts_what_it_drew():
-    from conclab.benchmarks import trace as bench_trace
+    from conclab.bench import playground as bench_playground
 
-    o = bench_trace.measure_overhead(seconds=0.05, repeats=1, refresh=0.01)
+    o = bench_playground.measure_overhead(seconds=0.05, repeats=1, refresh=0.01)
     assert min(o.traced) > 0 and min(o.untraced) > 0 and o.ratio > 0
     assert o.draw_seconds >= 0 and o.run_seconds > 0
 

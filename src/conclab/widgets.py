@@ -255,7 +255,7 @@ class Playground(widgets.VBox):
         return trace
 
     def statistics(self) -> PlaygroundStatistics:
-        """How much live drawing the last run did, and what it cost (see ``trace.overhead``)."""
+        """How much live drawing the last run did, and what it cost (see ``playground.overhead``)."""
         elapsed = self.result.elapsed if self.result is not None else 0.0
         return PlaygroundStatistics(self._frames, self._draw_seconds, elapsed)
 

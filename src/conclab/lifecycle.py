@@ -1,0 +1,192 @@
+"""Starting and stopping what the course runs: start methods, child processes, fresh loops.
+
+Every module that starts a process or an event loop does it through the few helpers here, so
+that each rule of the course is kept in one place:
+
+1. A start method is always named, through ``multiprocessing.get_context(method)``; the global
+   ``set_start_method`` is never called (it is one-shot per process and would fix the choice
+   for everyone). ``default_start_method()`` reads the platform's choice without fixing it, and
+   honours ``CONCLAB_START_METHOD``, so a reader (or ``make stress``) can run the whole course
+   under spawn or forkserver on a machine whose default is fork.
+2. Whatever is started is stopped: ``stop_processes`` asks nicely, then terminates, then kills,
+   and always reaps.
+3. A notebook's thread already runs the kernel's event loop, where ``asyncio.run`` refuses to
+   start; ``run_in_fresh_loop`` runs a coroutine on a brand-new loop in a helper thread, with
+   a timeout, and closes that loop (async generators, then the default executor) as
+   ``asyncio.run`` would.
+
+It imports only the standard library and knows nothing above it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import re
+import threading
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["START_METHOD_ENV", "default_start_method", "start_methods", "get_context",
+           "stop_processes", "FreshRun", "run_in_fresh_loop"]
+
+START_METHOD_ENV = "CONCLAB_START_METHOD"
+"""Environment variable that overrides the platform's default start method for the course."""
+
+
+def start_methods() -> list[str]:
+    """Every multiprocessing start method this platform offers, the default first."""
+    return multiprocessing.get_all_start_methods()
+
+
+def default_start_method() -> str:
+    """The start method the course uses when none is named, read without fixing the choice.
+
+    ``CONCLAB_START_METHOD`` wins when it is set; otherwise whatever the program chose with
+    ``set_start_method``, otherwise the platform's default (``get_all_start_methods()`` lists it
+    first). Asking ``get_start_method()`` without ``allow_none=True`` would freeze the choice.
+
+    Raises:
+        ValueError: if ``CONCLAB_START_METHOD`` names a method this platform does not offer.
+    """
+    wanted = os.environ.get(START_METHOD_ENV, "").strip()
+    if wanted:
+        if wanted not in start_methods():
+            raise ValueError(f"{START_METHOD_ENV}={wanted!r} is not a start method of this "
+                             f"platform; use one of {start_methods()} or unset it")
+        return wanted
+    return multiprocessing.get_start_method(allow_none=True) or start_methods()[0]
+
+
+def get_context(method: str | None = None) -> Any:
+    """The multiprocessing context for ``method`` (default: ``default_start_method()``).
+
+    Raises:
+        ValueError: for a method this platform does not offer, naming the ones it does.
+    """
+    method = method or default_start_method()
+    if method not in start_methods():
+        raise ValueError(f"start method {method!r} is not available here; "
+                         f"use one of {start_methods()}")
+    return multiprocessing.get_context(method)
+
+
+def stop_processes(processes: Iterable[Any], *, grace: float = 2.0) -> None:
+    """Stop child processes and reap them: join for ``grace`` s, then terminate, then kill.
+
+    A process that was never started is skipped; one that already ended is only joined. Call
+    it in a ``finally`` around the children's lives: it never raises for a child already gone.
+
+    Args:
+        processes: ``multiprocessing`` processes (any start method).
+        grace: seconds each step may take before the next, harder one.
+    """
+    started = [p for p in processes if p.pid is not None]
+    for p in started:
+        p.join(grace if p.is_alive() else 0)
+    for p in started:
+        if p.is_alive():
+            p.terminate()
+    for p in started:
+        p.join(grace)
+        if p.is_alive():  # SIGTERM can be ignored or arrive while the child is stuck
+            p.kill()
+            p.join(grace)
+
+
+# --- a fresh event loop in a helper thread -----------------------------------------------------
+
+@dataclass(frozen=True)
+class FreshRun:
+    """What ``run_in_fresh_loop`` brought back: the result and the warnings asyncio logged."""
+
+    result: Any
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def slow_steps(self) -> list[float]:
+        """The durations, in seconds, of the steps debug mode reported as slow."""
+        return [float(m.group(1)) for w in self.warnings
+                if (m := re.search(r" took (\d+(?:\.\d+)?) seconds$", w))]
+
+
+class _Collect(logging.Handler):
+    """Keep the messages of records logged by one thread."""
+
+    def __init__(self, thread_id: int) -> None:
+        super().__init__(logging.WARNING)
+        self.thread_id = thread_id
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread_id:
+            self.messages.append(record.getMessage())
+
+
+def run_in_fresh_loop(fn: Callable[..., Awaitable[Any]], *args: Any, debug: bool = False,
+                      slow_callback_duration: float | None = None,
+                      timeout: float = 30.0) -> FreshRun:
+    """Run ``fn(*args)`` on a new event loop in a new thread, wait, and return its result.
+
+    In a notebook the kernel's loop is already running in the main thread, so ``asyncio.run``
+    refuses to start there. In a helper thread it may: this runs it there and hands back the
+    result (or re-raises the exception) together with every WARNING or worse that the
+    ``asyncio`` logger emitted from that thread, such as debug mode's "Executing <Task ...>
+    took 0.2 seconds". The loop is closed as ``asyncio.run`` closes it, so ``to_thread`` used
+    inside leaves no thread behind.
+
+    Args:
+        fn: a coroutine function; it is called in the helper thread.
+        *args: its arguments.
+        debug: run the loop in asyncio debug mode.
+        slow_callback_duration: in debug mode, the step duration (seconds) above which asyncio
+            logs a slow callback (asyncio's default is 0.1).
+        timeout: seconds to wait for the thread; on expiry ``TimeoutError`` is raised (a thread
+            cannot be killed, so ``fn`` must bound itself too, for example with a deadline).
+
+    Raises:
+        TimeoutError: if ``fn`` is still running after ``timeout`` seconds.
+        ValueError: for a negative ``timeout``.
+    """
+    if not timeout >= 0:
+        raise ValueError(f"timeout must be a number of seconds >= 0, not {timeout!r}")
+    box: dict[str, Any] = {}
+    # The log handler filters by thread id, known only once the thread has started, and must
+    # be in place before the loop starts: so the thread starts, then waits for the go-ahead.
+    go = threading.Event()
+
+    def target() -> None:
+        if not go.wait(timeout):
+            return
+        try:
+            # asyncio.Runner is asyncio.run taken apart: it lets us set the threshold on the
+            # loop before the first step, and closes the same way.
+            with asyncio.Runner(debug=debug) as runner:
+                if slow_callback_duration is not None:
+                    runner.get_loop().slow_callback_duration = slow_callback_duration
+                box["result"] = runner.run(fn(*args))
+        except BaseException as exc:  # carried back to the caller's thread and re-raised there
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, name="conclab-fresh-loop", daemon=True)
+    logger = logging.getLogger("asyncio")
+    worker.start()
+    assert worker.ident is not None
+    collect = _Collect(worker.ident)
+    # Otherwise the records would also reach the root logger: in a notebook, red text on stderr.
+    propagate, logger.propagate = logger.propagate, False
+    logger.addHandler(collect)
+    try:
+        go.set()
+        worker.join(timeout)
+    finally:
+        logger.removeHandler(collect)
+        logger.propagate = propagate
+    if worker.is_alive():
+        raise TimeoutError(f"{getattr(fn, '__name__', fn)!r} still running after {timeout} s")
+    if "error" in box:
+        raise box["error"]
+    return FreshRun(box.get("result"), collect.messages)
