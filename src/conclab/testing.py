@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-__all__ = ["Snapshot", "snapshot", "leftovers", "assert_clean", "start_methods", "clean"]
+__all__ = ["Snapshot", "snapshot", "leftovers", "assert_clean", "clean"]
 
 # Command-line fragments of the helper processes multiprocessing starts once and keeps.
 _MP_INFRASTRUCTURE = ("multiprocessing.forkserver", "multiprocessing.resource_tracker",
@@ -148,11 +148,6 @@ def assert_clean(baseline: Snapshot | None = None, *, timeout: float = 5.0) -> N
         time.sleep(0.02)
     if found:
         raise AssertionError("left running:\n  " + "\n  ".join(found))
-
-
-def start_methods() -> list[str]:
-    """Every multiprocessing start method this platform offers (use each via get_context)."""
-    return multiprocessing.get_all_start_methods()
 
 
 class clean:

@@ -12,8 +12,8 @@ import threading
 
 import pytest
 
-from conclab import threads
-from conclab.threads import (AugmentedCounter, LockedCounter, RacyCounter, Slot, hammer,
+from conclab import sharing
+from conclab.sharing import (AugmentedCounter, LockedCounter, RacyCounter, Slot, hammer,
                              switch_interval)
 
 WAIT = 5.0  # generous bound on waits that should end at once; only a broken build reaches it
@@ -186,8 +186,8 @@ def test_thread_traceback_shows_where_a_waiting_thread_is() -> None:
     waiter.start()
     try:
         assert ready.wait(WAIT)
-        dump = threads.dump_traceback()
-        mine = threads.thread_traceback(waiter, dump)
+        dump = sharing.dump_traceback()
+        mine = sharing.thread_traceback(waiter, dump)
     finally:
         go.set()
         waiter.join(WAIT)
@@ -195,9 +195,9 @@ def test_thread_traceback_shows_where_a_waiting_thread_is() -> None:
     assert mine.startswith("Thread 0x") and "in wait" in mine.splitlines()[1]
     assert "dump_traceback" not in mine  # that frame is in the current thread's section
     assert "Current thread" in dump and "test_thread_traceback" in dump
-    assert threads.thread_traceback(waiter) == ""  # it has ended, so a new dump lacks it
+    assert sharing.thread_traceback(waiter) == ""  # it has ended, so a new dump lacks it
 
 
 def test_thread_traceback_needs_a_started_thread() -> None:
     with pytest.raises(ValueError):
-        threads.thread_traceback(threading.Thread(target=print))
+        sharing.thread_traceback(threading.Thread(target=print))
