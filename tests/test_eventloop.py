@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import logging
-import threading
 import time
 import tracemalloc
 
