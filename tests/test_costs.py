@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import multiprocessing
+import subprocess
+import sys
 import threading
 
 import psutil
@@ -312,3 +314,19 @@ def test_bench_suite_reports_ratios_of_one_run(monkeypatch):
     assert results["costs.gil.threads"].value == 0.95
     assert results["costs.gil.thread_cores"].value == 1.0
     assert all(r.unit in ("B", "s", "x", "cores") for r in results.values())
+
+
+@pytest.mark.parametrize("method", [m for m in ("spawn", "forkserver")
+                                    if m in multiprocessing.get_all_start_methods()])
+def test_a_script_without_the_main_guard_gets_a_clear_error(tmp_path, method):
+    # Under spawn and forkserver the child imports the main script again; without the guard
+    # the child starts measuring too, and dies before it says "ready".
+    script = tmp_path / "unguarded.py"
+    script.write_text("from conclab import costs\n"
+                      f"costs.idle_child({method!r}).__enter__()\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode != 0
+    assert "exited before it was ready" in done.stderr
+    assert "if __name__ == \"__main__\":" in done.stderr
+    assert "process object is closed" not in done.stderr

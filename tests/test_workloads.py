@@ -35,10 +35,13 @@ class Recorder:
 
 
 def assert_tiles(spans: list[tuple]) -> None:
-    """One worker's spans follow each other, never two waits in a row, runs at most ~50 ms."""
+    """One worker's spans follow each other, never two waits in a row, runs at most ~50 ms.
+
+    The hole between a wait and the next run (the time the second report took) is timing,
+    not structure: it is not checked.
+    """
     for prev, cur in zip(spans, spans[1:]):
-        assert cur[2] >= prev[3]
-        assert cur[2] - prev[3] < 0.001, "a hole between spans"
+        assert cur[2] >= prev[3], "spans of one worker overlap"
         assert not (cur[1] == prev[1] == "wait"), "two wait spans in a row"
     assert all(s[3] - s[2] < 0.06 for s in spans if s[1] == "run")
 
