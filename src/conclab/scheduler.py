@@ -91,6 +91,10 @@ class ManualClock:
             raise ValueError(f"a clock only moves forward: seconds must be >= 0, not {seconds!r}")
         self.now += seconds
 
+    def advance_to(self, when: float) -> None:
+        """Move the clock on to ``when``, if that is later than now."""
+        self.now = max(self.now, when)
+
     def __repr__(self) -> str:
         return f"ManualClock(now={self.now!r})"
 
@@ -239,6 +243,7 @@ class Scheduler:
         self._observer = observer if observing(observer) else None
         self._tasks: dict[TaskId, _Task] = {}       # alive, in spawn order
         self._done: dict[TaskId, _Task] = {}        # finished, in the order they did
+        self._unheard: dict[TaskId, _Task] = {}     # died of an error no task has joined yet
         self._ready: deque[_Task] = deque()
         self._sleeping: list[tuple[float, int, _Task]] = []  # heap of (wake time, seq, task)
         self._selector = selectors.DefaultSelector()
@@ -286,6 +291,7 @@ class Scheduler:
         task = self._find(tid)
         if not task.done:
             raise RuntimeError(f"{task.name} has not finished: run() first, or join it")
+        self._unheard.pop(tid, None)
         if task.exception is not None:
             raise task.exception
         return task.result
@@ -296,8 +302,8 @@ class Scheduler:
 
         If no task is ready, first wait for the next wake-up, at most ``timeout`` seconds (and
         never more than ``MAX_WAIT``); if none comes, no task runs. A ``ManualClock`` is moved
-        on to the next sleeper's wake time instead. A task's exception that no task is joining
-        propagates from here (the task has ended; the others are untouched).
+        on to the next sleeper's wake time instead. A task that raises ends there: the error
+        is kept for ``join`` and ``result()`` (``run()`` raises it if nobody joins it).
 
         Returns:
             Whether any task remains.
@@ -314,19 +320,26 @@ class Scheduler:
     def run(self, timeout: float | None = None) -> None:
         """Run steps until every task has finished.
 
+        Then, so that no error passes silently, raise the first exception that a task died of
+        and no task joined (joined in any order: a join after the task's end hears of it too).
+
         Args:
             timeout: real seconds to allow (a ``ManualClock``'s sleeps take none); None: no limit.
 
         Raises:
-            TimeoutError: when ``timeout`` passes first, naming the tasks still alive.
+            TimeoutError: when ``timeout`` passes first, naming the tasks still alive (caused
+                by the first unjoined error, if there is one).
         """
         deadline = None if timeout is None else real_clock() + timeout
         while self._tasks:
             left = None if deadline is None else deadline - real_clock()
             if left is not None and left <= 0:
                 raise TimeoutError(f"run() timed out after {timeout} s with tasks still alive: "
-                                   f"{self._describe(self._tasks.values())}")
+                                   f"{self._describe(self._tasks.values())}") from self._heard()
             self.step(left)
+        error = self._heard()
+        if error is not None:
+            raise error
 
     def state(self) -> State:
         """A snapshot of the ready queue, the sleepers, the waiters and the last task."""
@@ -342,6 +355,8 @@ class Scheduler:
         """Cancel the tasks still alive, let them clean up for ``timeout`` real seconds, and
         close the selector. A task still alive then is closed like an abandoned generator
         (``GeneratorExit`` at its yield, so its ``finally`` runs but cannot wait)."""
+        if self._closed:
+            return
         for tid in list(self._tasks):
             self.cancel(tid)
         deadline = real_clock() + timeout
@@ -351,10 +366,7 @@ class Scheduler:
                 self.step(deadline - real_clock())
         finally:
             for task in list(self._tasks.values()):
-                if task.unwait is not None:
-                    task.unwait()
-                task.gen.close()
-                self._finish(task, None, Cancelled(f"{task.name} was closed"))
+                self._abandon(task)
             self._ready.clear()
             self._selector.close()
             self._closed = True
@@ -378,7 +390,7 @@ class Scheduler:
         """Resume ``task`` until it yields or blocks (one step), and file it where it belongs."""
         self._last, self._steps = task, self._steps + 1
         start = self.clock() if self._observer is not None else 0.0
-        how, unheard = "yield", None
+        how = "yield"
         try:
             while True:
                 value, error, task.value, task.error = task.value, task.error, None, None
@@ -395,11 +407,8 @@ class Scheduler:
             how = self._finish(task, stop.value, None)
         except (Cancelled, Exception) as exc:
             how = self._finish(task, None, exc)
-            unheard = None if task.joiners or isinstance(exc, Cancelled) else exc
         if self._observer is not None:
             self._observer.span(task.name, "run", start, self.clock(), how)
-        if unheard is not None:
-            raise unheard
 
     def _poll(self, timeout: float | None) -> None:
         """Wake the tasks whose wait is over; if none is ready, first wait for a wake-up."""
@@ -407,11 +416,17 @@ class Scheduler:
             if self._tasks:
                 raise RuntimeError("deadlock: no task is ready, asleep or waiting on a socket, "
                                    f"so nothing can wake {self._describe(self._tasks.values())}; "
-                                   "cancel() one of them, or close() the scheduler")
+                                   "cancel() one of them, or close() the scheduler"
+                                   ) from self._heard()
             return
-        wait = 0.0 if self._ready else max(0.0, min(MAX_WAIT, MAX_WAIT if timeout is None else timeout))
-        if self._sleeping and not self._ready:  # a manual clock jumps there below instead
-            wait = 0.0 if self._manual else min(wait, max(0.0, self._sleeping[0][0] - self.clock()))
+        # Wait not at all if a task is ready; else until the first sleeper's time, at most
+        # `timeout` and MAX_WAIT. A manual clock is moved on to that time instead (below).
+        wait = 0.0
+        if not self._ready:
+            wait = MAX_WAIT if timeout is None else max(0.0, min(timeout, MAX_WAIT))
+            if self._sleeping:
+                until = self._sleeping[0][0] - self.clock()
+                wait = 0.0 if self._manual else max(0.0, min(wait, until))
         if self._polling:
             for key, _ in self._selector.select(wait):
                 self._unpoll(key.fileobj)
@@ -419,7 +434,7 @@ class Scheduler:
         elif wait > 0:
             time.sleep(wait)  # nothing to select on (and Windows' select() refuses no sockets)
         if self._manual and self._sleeping and not self._ready:
-            self._manual.now = max(self._manual.now, self._sleeping[0][0])
+            self._manual.advance_to(self._sleeping[0][0])
         now = self.clock()
         while self._sleeping and self._sleeping[0][0] <= now:
             self._wake(heapq.heappop(self._sleeping)[2])
@@ -434,7 +449,7 @@ class Scheduler:
         return False
 
     def _wake(self, task: _Task, value: Any = None, error: BaseException | None = None) -> None:
-        """Put a blocked task at the back of the ready queue, to be sent ``value`` (or ``error``)."""
+        """Put a blocked task at the back of the ready queue, to be sent ``value`` or ``error``."""
         if self._observer is not None:
             self._observer.span(task.name, "wait", task.since, self.clock(), task.waiting)
         task.value, task.error, task.waiting, task.unwait = value, error, "", None
@@ -448,6 +463,8 @@ class Scheduler:
                else f"raise {type(error).__name__}")
         if self._observer is not None:
             self._observer.event("exit", self.clock(), task.name, task.name, how)
+        if error is not None and not isinstance(error, Cancelled) and not task.joiners:
+            self._unheard[task.id] = task  # until a join or result() hears of it
         for joiner in task.joiners:
             self._wake(joiner, result, error)
         return how
@@ -485,6 +502,7 @@ class Scheduler:
         if target is task:
             raise RuntimeError(f"{task.name} tried to join itself, and would wait forever")
         if target.done:
+            self._unheard.pop(tid, None)
             task.value, task.error = target.result, target.exception
             return True
         target.joiners.append(task)
@@ -546,6 +564,24 @@ class Scheduler:
         if self._observer is not None:
             self._observer.event("spawn", self.clock(), parent, task.name)
         return tid
+
+    def _abandon(self, task: _Task) -> None:
+        """End a task that outlived ``close()``'s grace period, as Python ends an abandoned
+        generator: ``GeneratorExit`` at its yield, so its ``finally`` blocks run."""
+        if task.unwait is not None:
+            task.unwait()
+        error: BaseException = Cancelled(f"{task.name} was closed")
+        try:
+            task.gen.close()
+        except Exception as exc:  # it yielded or failed in its clean-up: keep that instead
+            error = exc
+        self._finish(task, None, error)
+
+    def _heard(self) -> BaseException | None:
+        """Take the first error that no task has joined, if any (so it is raised only once)."""
+        if not self._unheard:
+            return None
+        return self._unheard.pop(next(iter(self._unheard))).exception
 
     def _find(self, tid: TaskId) -> _Task:
         """The task with id ``tid``, alive or finished."""
