@@ -690,3 +690,16 @@ def test_close_cancels_what_is_left_lets_it_clean_up_and_closes_stubborn_tasks()
                            ("stubborn", "ignores Cancelled")]
         assert log[-1] == ("stubborn", "closed") and ("victim", "cleaned up") in log
         assert s.state().finished == ("task-1", "task-2") and "closed" in repr(s)
+
+
+# -- the benchmark --------------------------------------------------------------------------
+
+def test_benchmark_quick_run_reports_the_switch_against_asyncio_with_its_goal() -> None:
+    from conclab.bench import scheduler as suite
+
+    results = suite.run(quick=True)
+    assert [(r.name, r.goal) for r in results] == [("scheduler.switch_vs_asyncio", "<= 0.5"),
+                                                   ("scheduler.send_switch", "")]
+    assert all(r.value is not None and r.value > 0 and r.ratio is not None and r.ratio > 0
+               for r in results)
+    assert results[0].met is not None and results[1].met is None
