@@ -589,9 +589,10 @@ class CountingClock(ManualClock):
 
 @pytest.mark.parametrize("observer", [None, NULL_OBSERVER])
 def test_no_observer_means_no_reporting_and_no_clock_reads(observer: Any) -> None:
-    clock, log = CountingClock(), []
-    run(counter("a", 50, log), counter("b", 50, log), clock=clock, observer=observer)
-    assert len(log) == 100 and clock.reads == 0
+    clock, log, q = CountingClock(), [], Queue(maxsize=2)
+    run(counter("a", 50, log), producer(q, range(50), log), consumer(q, 50, log), clock=clock,
+        observer=observer)
+    assert len(log) == 150 and clock.reads == 0
 
 
 # -- errors and clean-up --------------------------------------------------------------------
