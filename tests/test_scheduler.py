@@ -693,6 +693,14 @@ def test_close_cancels_what_is_left_lets_it_clean_up_and_closes_stubborn_tasks()
         assert s.state().finished == ("task-1", "task-2") and "closed" in repr(s)
 
 
+def test_the_docstring_example_runs() -> None:
+    import doctest
+
+    from conclab import scheduler
+
+    assert doctest.testmod(scheduler).failed == 0
+
+
 # -- the benchmark --------------------------------------------------------------------------
 
 def test_benchmark_quick_run_reports_the_switch_against_asyncio_with_its_goal() -> None:

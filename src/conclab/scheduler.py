@@ -233,6 +233,20 @@ class Scheduler:
         observer: receives the spans and events of the run (see the module docstring).
 
     Use it as a context manager, or call ``close()``: either cancels the tasks still alive.
+
+    Example:
+        >>> def ticker(name, n):
+        ...     for i in range(n):
+        ...         print(name, i)
+        ...         yield from sleep(0.5)
+        >>> with Scheduler(ManualClock()) as s:
+        ...     _ = s.spawn(ticker("a", 2)), s.spawn(ticker("b", 1))
+        ...     s.run(timeout=5)
+        ...     s.state().time
+        a 0
+        b 0
+        a 1
+        1.0
     """
 
     def __init__(self, clock: ManualClock | None = None, *,
