@@ -5,7 +5,8 @@ below it, never above (import-linter's ``layers`` contract in ``pyproject.toml``
 ``tests/test_layers.py`` checks that this map, the files and the contract agree)::
 
     presentation       widgets and figures: notebooks only (ipywidgets, matplotlib)
-        widgets        Playground and Replay: watch a run live, or scrub a recording
+        playground     the Playground: run N workers of a model, watch, read measured figures
+        widgets        Frames and Replay (they work in the book), the needs-a-kernel label
         plots          timelines of a trace: matplotlib figures and live SVG
         course         the course map and the chapter table
     observation        records and measures; changes nothing
