@@ -386,10 +386,7 @@ class Playground(ipw.VBox):
 
 def _check(model: str, workload: str, workers: int, seconds: float) -> None:
     """Refuse what the controls would not accept, saying what is allowed."""
-    if model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, not {model!r}")
-    if workload not in KINDS:
-        raise ValueError(f"workload must be one of {KINDS}, not {workload!r}")
+    workloads.check_kind(model, workload)
     if not (isinstance(workers, int) and 1 <= workers <= MAX_WORKERS):
         raise ValueError(f"workers must be an int from 1 to {MAX_WORKERS}, not {workers!r}")
     if not SECONDS_RANGE[0] <= seconds <= SECONDS_RANGE[1]:

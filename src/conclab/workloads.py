@@ -46,7 +46,8 @@ from conclab.hooks import NULL_OBSERVER, Observer, clock, observing
 
 __all__ = [
     "Model", "Kind", "MODELS", "KINDS", "calibrate", "burn", "units_for",
-    "spin", "pause", "aspin", "apause", "QueueObserver", "Relay", "Share", "RunResult", "run",
+    "spin", "pause", "aspin", "apause", "QueueObserver", "Relay", "Share", "RunResult",
+    "check_kind", "run",
 ]
 
 Model = Literal["process", "thread", "coroutine"]
@@ -538,6 +539,14 @@ def _run_processes(names: list[str], share: Share, observer: Observer | None,
     return elapsed
 
 
+def check_kind(model: str, workload: str) -> None:
+    """Raise ``ValueError`` naming the choices unless ``model`` and ``workload`` are known."""
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, not {model!r}")
+    if workload not in KINDS:
+        raise ValueError(f"workload must be one of {KINDS}, not {workload!r}")
+
+
 def run(model: Model, workload: Kind, workers: int, *, seconds: float | None = 0.2,
         units: int | None = None, serial: bool = False, observer: Observer | None = None,
         start_method: str | None = None, timeout: float = 60.0) -> RunResult:
@@ -566,10 +575,7 @@ def run(model: Model, workload: Kind, workers: int, *, seconds: float | None = 0
     Returns:
         A ``RunResult``; everything started has been stopped, also when this raises.
     """
-    if model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, not {model!r}")
-    if workload not in KINDS:
-        raise ValueError(f"workload must be one of {KINDS}, not {workload!r}")
+    check_kind(model, workload)
     if not (isinstance(workers, int) and 1 <= workers <= 10_000):
         raise ValueError(f"workers must be an int from 1 to 10,000, not {workers!r}")
     if not timeout > 0:
