@@ -7,6 +7,7 @@ Tests wait for a state of the queue (a waiter parked, a task done), never for ti
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import sys
 import threading
@@ -46,16 +47,21 @@ def on(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> Any:
     return asyncio.run_coroutine_threadsafe(coro, loop)
 
 
+def until(condition: Callable[[], bool], what: str) -> None:
+    """Wait (from a thread) until ``condition()`` holds; fail after ``T`` seconds."""
+    deadline = time.monotonic() + T
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.001)
+
+
 def parked(q: BridgeQueue[Any], *, getters: int = 0, putters: int = 0, joiners: int = 0) -> None:
     """Wait (from a thread) until exactly these callers wait on ``q``."""
-    deadline = time.monotonic() + T
-    while True:
+    def waiting() -> tuple[int, int, int]:
         s = q.statistics()
-        if (s.getters_waiting, s.putters_waiting, s.joiners_waiting) == (getters, putters,
-                                                                          joiners):
-            return
-        assert time.monotonic() < deadline, f"never parked as expected: {q!r}"
-        time.sleep(0.001)
+        return s.getters_waiting, s.putters_waiting, s.joiners_waiting
+
+    until(lambda: waiting() == (getters, putters, joiners), f"parked as expected: {q!r}")
 
 
 async def aparked(q: BridgeQueue[Any], *, getters: int = 0, putters: int = 0) -> None:
@@ -67,10 +73,21 @@ async def aparked(q: BridgeQueue[Any], *, getters: int = 0, putters: int = 0) ->
 
 
 def started(target: Callable[..., Any], *args: Any, name: str) -> threading.Thread:
-    """A started thread running ``target(*args)``."""
-    worker = threading.Thread(target=target, args=args, name=name)
+    """A started thread running ``target(*args)``.
+
+    A daemon, so that a broken queue cannot keep the test run from exiting; ``joined()``
+    checks that it really ended.
+    """
+    worker = threading.Thread(target=target, args=args, name=name, daemon=True)
     worker.start()
     return worker
+
+
+def joined(*threads: threading.Thread) -> None:
+    """Join each thread (within ``T``) and fail if one is still running."""
+    for t in threads:
+        t.join(T)
+    assert not [t.name for t in threads if t.is_alive()], "threads still blocked"
 
 
 # -- drop-in semantics -----------------------------------------------------------------------
@@ -116,20 +133,19 @@ def test_task_done_and_join_on_both_faces() -> None:
         q.sync_q.put(item)
     with pytest.raises(TimeoutError, match="2 unfinished tasks"):
         q.sync_q.join(timeout=0.01)
-
-    def worker() -> None:
-        for _ in range(2):
-            q.sync_q.get(timeout=T)
-            q.sync_q.task_done()
-
-    async def main() -> list[str]:
-        thread = started(worker, name="worker")
-        await asyncio.wait_for(q.async_q.join(), T)
-        thread.join(T)
-        return ["joined"]
-
-    assert asyncio.run(main()) == ["joined"]
-    q.sync_q.join(timeout=T)
+    with loop_thread() as loop:
+        # A thread and a task both wait in join() before any item is handled.
+        waiter = started(q.sync_q.join, 10 * T, name="joiner")
+        task = on(loop, q.async_q.join())
+        parked(q, joiners=2)
+        assert q.sync_q.get_nowait() == "a"
+        q.sync_q.task_done()
+        assert q.async_q.get_nowait() == "b"
+        assert (waiter.is_alive(), task.done(), q.statistics().joiners_waiting) == (True, False,
+                                                                                     2)
+        q.async_q.task_done()  # the last one: both joins return
+        joined(waiter)
+        assert task.result(T) is None
     assert q.statistics().unfinished_tasks == 0
 
 
@@ -154,16 +170,15 @@ def test_many_threads_each_item_once_in_fifo_order() -> None:
             q.sync_q.put((p, i), timeout=T)
 
     def consumer(c: int) -> None:
-        for item in q.sync_q:
-            got[c].append(item)
+        with contextlib.suppress(ShutDown):
+            while True:
+                got[c].append(q.sync_q.get(timeout=T))
 
     consumers = [started(consumer, c, name=f"consumer-{c}") for c in range(4)]
     producers = [started(producer, p, name=f"producer-{p}") for p in range(4)]
-    for t in producers:
-        t.join(T)
+    joined(*producers)
     q.shutdown()
-    for t in consumers:
-        t.join(T)
+    joined(*consumers)
     assert sorted(x for items in got.values() for x in items) == [(p, i) for p in range(4)
                                                                     for i in range(200)]
     for items in got.values():  # a FIFO queue hands each producer's items out in order
@@ -176,14 +191,15 @@ def test_waiting_threads_and_coroutines_are_served_in_arrival_order() -> None:
     q: BridgeQueue[str] = BridgeQueue()
     with loop_thread() as loop:
         got: dict[str, str] = {}
-        thread = started(lambda: got.setdefault("thread", q.sync_q.get(timeout=T)),
+        thread = started(lambda: got.setdefault("thread", q.sync_q.get(timeout=10 * T)),
                          name="thread-getter")
         parked(q, getters=1)
         task = on(loop, q.async_q.get())
         parked(q, getters=2)
-        q.sync_q.put("first")
+        q.sync_q.put("first")  # wakes exactly one waiter: the first to have parked...
+        until(q.empty, "the woken waiter took the item")  # ...which takes it alone
         q.sync_q.put("second")
-        thread.join(T)
+        joined(thread)
         assert (got["thread"], task.result(T)) == ("first", "second")
 
 
@@ -218,8 +234,7 @@ def test_several_loops_in_several_threads_at_once() -> None:
         consumers = [on(loop, consume()) for loop in (l0, l0, l1, l1, l2, l2)]
         threads = [started(produce_sync, f"thread-{k}", name=f"thread-{k}") for k in range(2)]
         coroutine = on(l1, produce("coroutine"))
-        for t in threads:
-            t.join(T)
+        joined(*threads)
         coroutine.result(T)
         q.sync_q.shutdown()
         results = [c.result(T) for c in consumers]
@@ -270,7 +285,7 @@ def test_getter_cancelled_while_a_thread_wakes_it_passes_the_item_on() -> None:
         await aparked(q, getters=2)
         # The thread pops `first` and posts its wake-up with call_soon_threadsafe; this loop
         # is held (joining) meanwhile, so the cancel below comes before the wake-up runs.
-        started(q.sync_q.put, "item", name="putter").join(T)
+        joined(started(q.sync_q.put, "item", name="putter"))
         first.cancel()
         got = await asyncio.wait_for(second, T)
         return [first.cancelled(), got, q.qsize()]
@@ -299,13 +314,17 @@ def test_a_waiter_whose_loop_was_closed_is_skipped() -> None:
     with loop_thread() as loop:
         orphan = on(loop, q.async_q.get())
         parked(q, getters=1)
-    # The loop is closed with its task still waiting; a thread queues behind it.
+    # The loop is closed with its task still waiting; a thread queues behind it. The thread
+    # waits far longer than the join below: only a wake-up, not its timeout, lets it go.
     got: list[int] = []
-    thread = started(lambda: got.append(q.sync_q.get(timeout=T)), name="getter")
+    thread = started(lambda: got.append(q.sync_q.get(timeout=10 * T)), name="getter")
     parked(q, getters=2)
     q.sync_q.put(1)
     thread.join(T)
-    assert got == [1] and not orphan.done()
+    woken = not thread.is_alive()
+    q.shutdown()  # releases the thread if the wake-up was lost, so nothing is left behind
+    thread.join(T)
+    assert woken and got == [1] and not orphan.done()
 
 
 # -- shutdown --------------------------------------------------------------------------------
@@ -346,14 +365,14 @@ def test_shutdown_wakes_every_blocked_caller() -> None:
 
     with loop_thread() as loop:
         tasks = [on(loop, empty.async_q.get()), on(loop, full.async_q.put(1))]
-        threads = [started(blocked, lambda: empty.sync_q.get(timeout=T), "get", name="g"),
-                   started(blocked, lambda: full.sync_q.put(1, timeout=T), "put", name="p")]
+        # Far longer timeouts than the joins below: only the shutdown's wake-up lets them go.
+        threads = [started(blocked, lambda: empty.sync_q.get(timeout=10 * T), "get", name="g"),
+                   started(blocked, lambda: full.sync_q.put(1, timeout=10 * T), "put", name="p")]
         parked(empty, getters=2)
         parked(full, putters=2)
         empty.async_q.shutdown()
         full.shutdown()
-        for t in threads:
-            t.join(T)
+        joined(*threads)
         for task in tasks:
             with pytest.raises(QueueShutDown):
                 task.result(T)
@@ -389,7 +408,7 @@ def test_iteration_on_both_faces_ends_at_shutdown() -> None:
     async def consume() -> list[int]:
         producer = started(produce, name="producer")
         got = [item async for item in q.async_q]
-        producer.join(T)
+        joined(producer)
         return got
 
     assert asyncio.run(consume()) == list(range(10))
@@ -436,7 +455,7 @@ def test_observer_sees_a_send_and_a_receive_per_item_got() -> None:
     async def consumer() -> str:
         return await q.async_q.get()
 
-    started(producer, name="producer").join(T)
+    joined(started(producer, name="producer"))
 
     async def main() -> str:
         return await asyncio.create_task(consumer(), name="consumer")

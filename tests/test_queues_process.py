@@ -38,13 +38,11 @@ def produce_after(pq: ProcessQueue[Any], go: Any, item: Any) -> None:
         pq.put(item)
 
 
-def fill(pq: ProcessQueue[bytes], n: int, size: int) -> None:
-    """Child: put n items of ``size`` bytes (more than a pipe holds), then exit."""
+def fill(pq: ProcessQueue[bytes], n: int, size: int, filled: Any) -> None:
+    """Child: put n items of ``size`` bytes (more than a pipe holds), say so, then exit."""
     for _ in range(n):
-        try:
-            pq.put(b"x" * size)
-        except ShutDown:
-            return
+        pq.put(b"x" * size)
+    filled.set()  # most of it still sits in this process's feeder thread, waiting for room
 
 
 def put_after_shutdown(pq: ProcessQueue[int], answers: Any) -> None:
@@ -146,8 +144,8 @@ def test_shutdown_in_a_child_wakes_every_consumer_without_counting_them() -> Non
 
         def thread_consumer() -> None:
             try:
-                while True:
-                    outcome.append(f"thread got {pq.get(timeout=T)}")
+                while True:  # waits far longer than the join below: shutdown must wake it
+                    outcome.append(f"thread got {pq.get(timeout=3 * T)}")
             except ShutDown:
                 outcome.append("thread: ShutDown")
 
@@ -169,6 +167,7 @@ def test_shutdown_in_a_child_wakes_every_consumer_without_counting_them() -> Non
             finally:
                 lifecycle.stop_processes([child])
             thread.join(T)
+            assert not thread.is_alive()
             return sorted(results)
 
         results = asyncio.run(main())
@@ -207,6 +206,19 @@ def test_immediate_shutdown_discards_what_is_left() -> None:
         assert "shut down immediately" in repr(pq)
 
 
+def test_a_reader_already_in_the_pipe_drops_what_an_immediate_shutdown_left() -> None:
+    with ProcessQueue[str]() as pq:
+        pq.put("left over")
+        pq.shutdown(immediate=True)
+        # As for a get that passed its shutdown check just before the shutdown came and
+        # then found the item in the pipe: it must drop the item, not return it.
+        checks = iter([False])
+        pq._finished = lambda: next(checks, True)  # type: ignore[method-assign]
+        with pytest.raises(ShutDown):
+            pq.get(timeout=T)
+        del pq._finished
+
+
 def test_gets_drain_after_a_plain_shutdown_then_iteration_ends() -> None:
     with ProcessQueue[int]() as pq:
         for i in range(3):
@@ -228,7 +240,7 @@ def test_bounded_put_times_out_and_wakes_on_shutdown() -> None:
 
         def blocked() -> None:
             try:
-                pq.put(3, timeout=T)
+                pq.put(3, timeout=3 * T)  # far longer than the join below: shutdown must wake it
             except ShutDown:
                 outcome.append("ShutDown")
 
@@ -236,16 +248,18 @@ def test_bounded_put_times_out_and_wakes_on_shutdown() -> None:
         thread.start()
         pq.shutdown()
         thread.join(T)
-        assert outcome == ["ShutDown"]
+        assert outcome == ["ShutDown"] and not thread.is_alive()
         assert list(pq) == [1]
 
 
 def test_close_is_bounded_and_lets_a_child_with_unread_items_exit() -> None:
     ctx = lifecycle.get_context()
     pq = ProcessQueue[bytes]()
-    child = ctx.Process(target=fill, args=(pq, 100, 4096))  # 400 KiB: more than the pipe holds
+    filled = ctx.Event()
+    child = ctx.Process(target=fill, args=(pq, 100, 4096, filled))  # 400 KiB: > the pipe
     child.start()
     try:
+        assert filled.wait(T)
         assert len(pq.get(timeout=T)) == 4096
         start = time.monotonic()
         pq.close(timeout=2.0)
