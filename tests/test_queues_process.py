@@ -61,8 +61,7 @@ def _run(children: list[Any]) -> None:
 
 def _watching(pq: ProcessQueue[Any], loop: asyncio.AbstractEventLoop) -> int:
     """How many tasks of ``loop`` wait on ``pq``."""
-    watch = pq._watches.get(loop)
-    return 0 if watch is None else len(watch.waiters)
+    return pq._readers.waiting(loop)
 
 
 async def _until_waiting(pq: ProcessQueue[Any], n: int) -> None:
@@ -107,7 +106,8 @@ def test_cancelled_wait_leaves_no_thread_and_loses_no_item(start_method: str) ->
                 with pytest.raises(asyncio.CancelledError):
                     await waiting
                 # Nothing is left of the wait: no task, no watch on the pipe, no thread.
-                assert (_watching(pq, loop), pq._fd in loop._selector.get_map()) == (0, False)
+                watched = pq._readers.fd in loop._selector.get_map()
+                assert (_watching(pq, loop), watched) == (0, False)
                 assert set(threading.enumerate()) == threads_before
                 go.set()
                 return await asyncio.wait_for(pq.aget(), T)

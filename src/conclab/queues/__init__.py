@@ -37,7 +37,8 @@ awaiting coroutine (``run_in_executor(q.get)``) outlives its cancellation and sw
 next item. This module imports only ``conclab.hooks``, ``conclab.lifecycle`` and the stdlib.
 """
 
-from conclab.queues._bridge import AsyncFace, BridgeQueue, BridgeStatistics, SyncFace
+from conclab.queues._bridge import BridgeQueue, BridgeStatistics
+from conclab.queues._faces import AsyncFace, SyncFace
 from conclab.queues._common import QueueShutDown, ShutDown, as_worker
 from conclab.queues._process import ProcessQueue
 

@@ -17,23 +17,23 @@ How it works, in a few sentences:
    a put that gave up) sends one wake-up token (``None``) through the pipe; a consumer that
    reads it puts it back and raises, so every consumer in every process wakes, however many.
 4. A coroutine waits with no thread at all: its loop watches the pipe's read end
-   (``loop.add_reader``), one watch per loop with a FIFO of waiting tasks. When the pipe is
-   readable the watch stops and wakes the first task, which takes an item itself (so a task
-   cancelled at that moment takes none) and re-arms the watch for the others.
+   (``loop.add_reader``, see ``_readable``) and wakes the first waiting task, which takes an
+   item itself in that same step, so a task cancelled at that moment takes none.
 
 It needs a selector event loop (the default on Linux and macOS, not Windows' proactor). A
 message larger than the pipe's buffer (64 KiB on Linux) can hold a loop while its writer
 finishes writing it; share big data through shared memory or files instead.
+
+At ~360 lines it is over the package's ~300: put, get, shutdown and close are the parties of
+one protocol on the same shared counts, and read best side by side in one class.
 """
 
 from __future__ import annotations
 
-import asyncio
 import multiprocessing.util
 import queue
 import reprlib
 import time
-from collections import deque
 from collections.abc import Callable
 from multiprocessing.reduction import ForkingPickler
 from typing import Any, Generic, TypeVar
@@ -42,6 +42,7 @@ from conclab import lifecycle
 from conclab.hooks import Observer, clock, observing
 from conclab.queues._common import (QueueShutDown, ShutDown, check_maxsize, deadline_after,
                                     running_loop, worker_name)
+from conclab.queues._readable import ReadableWaiters
 
 __all__ = ["ProcessQueue"]
 
@@ -50,14 +51,6 @@ _STATE, _RESERVED, _GOT, _OBSERVED = range(4)  # slots of the shared array
 _OPEN, _SHUT, _IMMEDIATE = 0, 1, 2
 _WAKE = None  # the token that wakes consumers after shutdown (items are always bytes or tuples)
 _QUIET = 0.05  # close() stops discarding once the pipe stayed empty this long (seconds)
-
-
-class _Watch:
-    """One loop's watch on the pipe: its waiting tasks' futures, and whether it is armed."""
-
-    def __init__(self) -> None:
-        self.waiters: deque[asyncio.Future[None]] = deque()
-        self.armed = False
 
 
 class ProcessQueue(Generic[T]):
@@ -104,8 +97,8 @@ class ProcessQueue(Generic[T]):
     def _setup(self, observer: Observer | None, label: Callable[[Any], str]) -> None:
         """The state that is this process's own and never crosses to another one."""
         self._observer, self._label = observer, label
-        self._fd = self._queue._reader.fileno()  # multiprocessing offers no public way to it
-        self._watches: dict[asyncio.AbstractEventLoop, _Watch] = {}
+        # multiprocessing offers no public way to the pipe's read end.
+        self._readers = ReadableWaiters(self._queue._reader.fileno())
         self._closed = False
         # A forked child inherits this object without pickling: it must not inherit the
         # parent's loops, observer or closed flag either.
@@ -256,25 +249,18 @@ class ProcessQueue(Generic[T]):
             RuntimeError: outside a running event loop.
         """
         loop = running_loop("ProcessQueue.aget()", "ProcessQueue.get(timeout=...)")
-        watch = self._watches.get(loop)
-        front = False
+        woken = False
         while True:
-            if watch is None or not watch.waiters or front:
-                try:  # nobody of this loop is ahead: try at once
+            if woken or not self._readers.waiting(loop):  # nobody of this loop is ahead
+                try:  # taken in the same step as the wake-up: a cancel cannot come between
                     return self.get(False)
                 except queue.Empty:
                     pass
                 except ShutDown as exc:
                     raise QueueShutDown(*exc.args) from None
-            watch = self._watches.setdefault(loop, _Watch())
-            fut = loop.create_future()
-            (watch.waiters.appendleft if front else watch.waiters.append)(fut)
-            self._arm(loop, watch)
-            try:
-                await fut
-            finally:
-                self._unwait(loop, watch, fut)
-            front = True  # woken: try to take; if another consumer was quicker, wait first
+            # Woken but another consumer was quicker: wait again, first in line.
+            await self._readers.wait(loop, front=woken)
+            woken = True
 
     async def __anext__(self) -> T:
         """The next item; the iteration ends when the queue is shut down and drained."""
@@ -303,7 +289,7 @@ class ProcessQueue(Generic[T]):
         if self._closed:
             return
         self.shutdown(immediate=True)
-        waiting = sum(len(w.waiters) for w in self._watches.values())
+        waiting = self._readers.waiting()
         if waiting:
             raise RuntimeError(f"{waiting} task(s) still await aget() on {self!r}; the queue "
                                f"is shut down now: let them end (or cancel them), then close")
@@ -333,7 +319,7 @@ class ProcessQueue(Generic[T]):
     def __repr__(self) -> str:
         with self._lock:
             state, reserved, got = (self._counts[i] for i in (_STATE, _RESERVED, _GOT))
-        waiting = sum(len(w.waiters) for w in self._watches.values())
+        waiting = self._readers.waiting()
         status = ("", " shut down", " shut down immediately")[state]
         return (f"<ProcessQueue {self.name!r} maxsize={self._maxsize} in_flight={reserved - got}"
                 f" got={got} tasks_waiting={waiting}{status}>")
@@ -373,35 +359,3 @@ class ProcessQueue(Generic[T]):
             self._observer.event("send", put_at, putter, getter, label)
             self._observer.event("receive", clock(), putter, getter, label)
         return item
-
-    def _arm(self, loop: asyncio.AbstractEventLoop, watch: _Watch) -> None:
-        """Have ``loop`` watch the pipe for this loop's waiting tasks."""
-        if not watch.armed and watch.waiters:
-            loop.add_reader(self._fd, self._readable, loop, watch)
-            watch.armed = True
-
-    def _readable(self, loop: asyncio.AbstractEventLoop, watch: _Watch) -> None:
-        """The pipe has data (or a token): stop watching and wake the first waiting task."""
-        loop.remove_reader(self._fd)
-        watch.armed = False
-        while watch.waiters:
-            fut = watch.waiters.popleft()
-            if not fut.done():
-                fut.set_result(None)
-                return
-
-    def _unwait(self, loop: asyncio.AbstractEventLoop, watch: _Watch,
-                fut: asyncio.Future[None]) -> None:
-        """A task stops waiting (woken or cancelled): re-arm for the rest, or forget the loop."""
-        try:
-            watch.waiters.remove(fut)
-        except ValueError:
-            pass  # popped by _readable: whatever it was woken for is still in the pipe
-        if watch.waiters:
-            self._arm(loop, watch)
-        else:
-            if watch.armed:
-                loop.remove_reader(self._fd)
-                watch.armed = False
-            if self._watches.get(loop) is watch:
-                del self._watches[loop]
