@@ -1,8 +1,8 @@
 """Benchmark ``bridge.*``: ``conclab.queues.BridgeQueue`` against janus, culsans and the stdlib.
 
-Each result is the median of 5 per-repeat ratios (ours over theirs). Within a repeat every
-contender runs once, in an order that rotates from repeat to repeat, so that a machine that
-slows down or speeds up hits every side alike:
+Each result is the median of 5 per-repeat ratios (ours over theirs). A repeat runs every
+contender in 4 chunks, interleaved (ABC ABC..., the order rotating from chunk to chunk), and
+sums each side's chunks: a burst of load from other programs then hits every side alike.
 
 - ``roundtrip_vs_*``: a thread and a coroutine play ping-pong over two queues (the thread puts
   on ``sync_q`` and waits on the other queue's ``sync_q``, the coroutine answers through
@@ -10,7 +10,7 @@ slows down or speeds up hits every side alike:
 - ``throughput_vs_*``: a thread puts n items, a coroutine gets them; items per second.
 - ``sync_vs_queue``: one thread to another through ``sync_q``, against ``queue.Queue``.
 - ``async_vs_asyncio``: coroutine to coroutine in one loop through ``async_q``, against
-  ``asyncio.Queue``. Both one-way runs use a bound of 64, so that waits and wake-ups count too.
+  ``asyncio.Queue``. The one-way runs use a bound of 64, so that waits and wake-ups count too.
 
 A peer library that is not installed gives a skipped result with the reason.
 """
@@ -32,6 +32,7 @@ __all__ = ["run", "roundtrips", "thread_to_coroutine", "thread_to_thread",
            "coroutine_to_coroutine"]
 
 REPEATS = 5
+CHUNKS = 4  # per repeat and contender, interleaved with the others' chunks
 BOUND = 64
 TIMEOUT = 30.0  # every blocking call has one: a broken contender fails instead of hanging
 Maker = Callable[[int], Any]  # builds a bridge queue (with .sync_q and .async_q) of a maxsize
@@ -53,7 +54,7 @@ async def _close(q: Any) -> None:
 
 
 def roundtrips(make: Maker, n: int) -> float:
-    """Thread <-> coroutine ping-pong round trips per second over two queues from ``make``."""
+    """Seconds for n thread <-> coroutine ping-pong round trips over two queues from ``make``."""
 
     async def main() -> float:
         ping, pong = make(0), make(0)  # made in the loop: janus binds the running loop
@@ -75,13 +76,13 @@ def roundtrips(make: Maker, n: int) -> float:
         elapsed = time.perf_counter() - start
         await _close(ping)
         await _close(pong)
-        return n / elapsed
+        return elapsed
 
     return asyncio.run(main())
 
 
 def thread_to_coroutine(make: Maker, n: int) -> float:
-    """Items per second from a thread's ``sync_q.put`` to a coroutine's ``async_q.get``."""
+    """Seconds for n items from a thread's ``sync_q.put`` to a coroutine's ``async_q.get``."""
 
     async def main() -> float:
         q = make(BOUND)
@@ -101,13 +102,13 @@ def thread_to_coroutine(make: Maker, n: int) -> float:
         worker.join(TIMEOUT)
         elapsed = time.perf_counter() - start
         await _close(q)
-        return n / elapsed
+        return elapsed
 
     return asyncio.run(main())
 
 
 def thread_to_thread(make: Callable[[int], Any], n: int) -> float:
-    """Items per second from one thread's ``put`` to another's ``get`` (a ``queue.Queue`` API)."""
+    """Seconds for n items from one thread's ``put`` to another's ``get`` (``queue.Queue`` API)."""
     q = make(BOUND)
     put, get = q.put, q.get
 
@@ -121,11 +122,11 @@ def thread_to_thread(make: Callable[[int], Any], n: int) -> float:
     for _ in range(n):
         get(timeout=TIMEOUT)
     worker.join(TIMEOUT)
-    return n / (time.perf_counter() - start)
+    return time.perf_counter() - start
 
 
 def coroutine_to_coroutine(make: Callable[[int], Any], n: int) -> float:
-    """Items per second from one task's ``await put`` to another's ``await get``, one loop."""
+    """Seconds for n items from one task's ``await put`` to another's ``await get``, one loop."""
 
     async def main() -> float:
         q = make(BOUND)
@@ -141,19 +142,24 @@ def coroutine_to_coroutine(make: Callable[[int], Any], n: int) -> float:
             for _ in range(n):
                 await get()
             await task
-        return n / (time.perf_counter() - start)
+        return time.perf_counter() - start
 
     return asyncio.run(main())
 
 
 def _interleaved(measure: Callable[[Maker, int], float], makers: dict[str, Maker],
                  n: int) -> dict[str, list[float]]:
-    """Run each maker once per repeat, rotating the order (ABC, BCA, CAB...)."""
+    """Per repeat, each maker's rate (n per second) over ``CHUNKS`` interleaved chunks."""
     names = list(makers)
     rates: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(REPEATS):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            rates[name].append(measure(makers[name], n))
+    chunk = max(1, n // CHUNKS)
+    for _ in range(REPEATS):
+        seconds = dict.fromkeys(names, 0.0)
+        for c in range(CHUNKS):
+            for name in names[c % len(names):] + names[:c % len(names)]:
+                seconds[name] += measure(makers[name], chunk)
+        for name in names:
+            rates[name].append(chunk * CHUNKS / seconds[name])
     return rates
 
 
