@@ -22,7 +22,6 @@ def test_frames_are_linked_in_the_browser_not_by_a_callback():
     assert [f.value for f in frames.frames] == ["<p>one</p>", "<p>two</p>", "<p>three</p>"]
     links = {(l.source[0], l.source[1], l.target[0], l.target[1]) for l in frames.links}
     assert (frames.slider, "value", frames.stack, "selected_index") in links
-    assert (frames.play, "value", frames.slider, "value") in links
     assert (frames.slider, "value", frames.readout, "selected_index") in links
     assert not frames.slider._trait_notifiers.get("value", {}).get("change")  # no callback
     frames.show(0)
@@ -95,3 +94,49 @@ def test_replay_of_an_empty_trace():
     assert "empty" in replay.frames[0].value
 
 
+
+
+def _two_sleepers(s):
+    from conclab import scheduler as sch
+
+    def worker(n):
+        for _ in range(n):
+            yield from sch.sleep(0.01)
+
+    s.spawn(worker(2), name="a")
+    s.spawn(worker(3), name="b")
+
+
+def _cells(frame) -> list[str]:
+    return re.findall(r"<td>([^<]*)</td>", frame.value)
+
+
+def test_stepper_records_one_frame_per_step_in_virtual_time():
+    stepper = widgets.SchedulerStepper(_two_sleepers)
+    assert stepper.done and len(stepper.frames) == 8 == stepper.slider.max + 1
+    # time, steps, just ran, ready, sleeping, waiting, finished
+    assert _cells(stepper.frames[0]) == ["0 ms", "0", "-", "a, b", "-", "-", "-"]
+    assert _cells(stepper.frames[1]) == ["1 ms", "1", "a", "b", "a until 10 ms", "-", "-"]
+    assert _cells(stepper.frames[-1])[-1] == "a, b"
+    runs = [(s.worker, round(s.start * 1e3)) for s in stepper.trace.runs()]
+    assert runs == [("a", 0), ("b", 1), ("a", 10), ("b", 11), ("a", 20), ("b", 21), ("b", 31)]
+    assert stepper.readout.children[1].value == "<b>1</b>"
+
+
+def test_stepper_buttons_step_reset_and_run_live():
+    stepper = widgets.SchedulerStepper(_two_sleepers)
+    stepper.reset_button.click()
+    assert len(stepper.frames) == 1 and stepper.slider.max == 0 and not stepper.done
+    stepper.step_button.click()
+    stepper.step_button.click()
+    assert len(stepper.frames) == 3 and stepper.index == 2 == stepper.stack.selected_index
+    stepper.run_button.click()
+    assert stepper.done and len(stepper.frames) == 8
+    assert widgets.NEEDS_KERNEL in stepper.step_button.tooltip
+
+
+def test_stepper_refuses_what_it_cannot_step():
+    with pytest.raises(TypeError, match="spawns tasks"):
+        widgets.SchedulerStepper("not a program")
+    with pytest.raises(ValueError, match="max_steps"):
+        widgets.SchedulerStepper(_two_sleepers, max_steps=0)
