@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import multiprocessing
 import queue
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from conclab.hooks import Worker
+from conclab.hooks import as_worker, worker_name
 
 __all__ = ["ShutDown", "QueueShutDown", "as_worker", "worker_name", "check_maxsize",
            "deadline_after", "running_loop"]
@@ -37,48 +33,6 @@ else:
         """
 
     ShutDown.__module__ = QueueShutDown.__module__ = "conclab.queues"
-
-_WORKER: contextvars.ContextVar[Worker | None] = contextvars.ContextVar("conclab_queue_worker",
-                                                                       default=None)
-
-
-@contextmanager
-def as_worker(name: Worker) -> Iterator[Worker]:
-    """Report the queue operations of the current thread or task under ``name``.
-
-    Observed queues name who put and who got each item. By default that is the running asyncio
-    task's name, else the thread's name (in a child process's main thread, the process's
-    name). Inside ``with as_worker("producer"):`` it is ``"producer"``: the name lives in a
-    context variable, so it covers the current thread, or only the current task.
-
-    Args:
-        name: the lane name to report, as the ``worker`` of spans elsewhere in the course.
-    """
-    if not isinstance(name, str):
-        raise TypeError(f"a worker name must be a str, not {type(name).__name__}; "
-                        f"pass the lane name the timeline should show")
-    token = _WORKER.set(name)
-    try:
-        yield name
-    finally:
-        _WORKER.reset(token)
-
-
-def worker_name() -> Worker:
-    """The caller's name: ``as_worker``'s, else its task's, thread's or child process's."""
-    name = _WORKER.get()
-    if name is not None:
-        return name
-    loop = asyncio._get_running_loop()  # None outside a loop, unlike get_running_loop()
-    if loop is not None:
-        task = asyncio.current_task(loop)
-        if task is not None:
-            return task.get_name()
-    thread = threading.current_thread()
-    if thread is threading.main_thread() and multiprocessing.parent_process() is not None:
-        return multiprocessing.current_process().name
-    return thread.name
-
 
 def check_maxsize(maxsize: Any) -> int:
     """``maxsize`` as an int, or ``TypeError`` saying what to pass instead."""
