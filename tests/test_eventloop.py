@@ -1,4 +1,5 @@
-"""Tests for conclab.eventloop: the generator-actor decorator, task storms and the lag probe.
+"""Tests for conclab.eventloop: the generator-actor decorator, task storms, the hand-over and
+the lag probe.
 
 Nothing here asserts that something was fast: only what is guaranteed whatever the load (a
 loop blocked for d seconds wakes a sleeper at least d minus its interval late; a live task
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import time
 import tracemalloc
 
@@ -107,6 +109,46 @@ def test_task_storm_pauses_the_collector_and_restores_it() -> None:
 def test_task_storm_refuses_zero() -> None:
     with pytest.raises(ValueError):
         asyncio.run(eventloop.task_storm(0))
+
+
+# --- handover ----------------------------------------------------------------------------------
+
+def test_handover_counts_every_turn_and_divides_by_it() -> None:
+    # A clock that ticks once per read: each repeat reads it twice (a's first step, b's last
+    # step), so each figure is exactly one tick over the hand-overs counted.
+    ticks = itertools.count()
+    result = asyncio.run(eventloop.handover(50, repeats=3, clock=lambda: float(next(ticks))))
+    assert result.rounds == 50
+    assert result.handovers == 2 * 50 + 1  # a, b, a, b ... 51 steps each
+    assert result.samples == (1 / 101,) * 3
+    assert result.seconds == pytest.approx(1 / 101)
+    assert result.ns == pytest.approx(1e9 / 101)
+
+
+def test_handover_alternates_even_beside_a_busy_neighbour_and_leaves_no_task() -> None:
+    async def neighbour(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await asyncio.sleep(0)  # a third task in the ready queue between every turn
+
+    async def main() -> tuple[eventloop.Handover, int]:
+        stop = asyncio.Event()
+        other = asyncio.create_task(neighbour(stop))
+        result = await eventloop.handover(20, repeats=2)
+        stop.set()
+        await asyncio.wait_for(other, 5)
+        return result, len(asyncio.all_tasks())
+
+    result, alive = asyncio.run(main())
+    assert result.handovers == 41  # the neighbour's steps fall between, never among, the turns
+    assert len(result.samples) == 2 and all(s > 0 for s in result.samples)
+    assert alive == 1
+
+
+def test_handover_refuses_nothing_to_measure() -> None:
+    with pytest.raises(ValueError):
+        asyncio.run(eventloop.handover(0))
+    with pytest.raises(ValueError):
+        asyncio.run(eventloop.handover(10, repeats=0))
 
 
 # --- LagProbe ----------------------------------------------------------------------------------

@@ -9,7 +9,11 @@ coroutine driven by ``send``, a ``TaskGroup``); this module holds the instrument
 2. ``LagProbe`` is a periodic task that measures how late the loop wakes it. A loop that a
    blocking call has stalled wakes everyone late: the probe turns "the loop was blocked" into
    a number, and, given an observer, into "wait" spans on a timeline.
-3. ``primed`` starts a generator actor, so that it is ready for its first ``send``.
+3. ``handover`` times one hand-over between two tasks on the running loop, by the course's
+   one definition of a switch: half of a ping-pong round trip. The two tasks take turns with
+   ``await asyncio.sleep(0)``, the least a task can do to let another run, so what is timed
+   is the loop's own machinery and no channel's.
+4. ``primed`` starts a generator actor, so that it is ready for its first ``send``.
 
 To show what ``asyncio.run`` does from a notebook, whose kernel loop runs forever, use
 ``conclab.lifecycle.run_in_fresh_loop``. Times come from ``conclab.hooks.clock``, so the
@@ -22,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
+import statistics
 import time
 import tracemalloc
 from collections.abc import Callable, Generator
@@ -29,10 +34,12 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
+from conclab.hooks import clock as shared_clock
+
 if TYPE_CHECKING:
     from conclab.hooks import Observer
 
-__all__ = ["primed", "Storm", "task_storm", "LagStats", "LagProbe"]
+__all__ = ["primed", "Storm", "task_storm", "Handover", "handover", "LagStats", "LagProbe"]
 
 P = ParamSpec("P")
 Y = TypeVar("Y")
@@ -167,6 +174,86 @@ async def task_storm(n: int, *, memory: bool = False) -> Storm:
                 tracemalloc.stop()
         per_task = (traced - base) / n
     return Storm(n, create, start, finish, per_task)
+
+
+# --- one hand-over -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Handover:
+    """One hand-over between two asyncio tasks, timed: half of a ping-pong round trip.
+
+    Attributes:
+        rounds: how many times each task handed the loop to the other, per repeat.
+        handovers: how many times the turn passed from one task to the other in each repeat,
+            counted from the order the tasks really ran in (``2 * rounds + 1`` when they
+            strictly alternated, which the loop's ready queue guarantees).
+        samples: seconds per hand-over, one per repeat.
+    """
+
+    rounds: int
+    handovers: int
+    samples: tuple[float, ...]
+
+    @property
+    def seconds(self) -> float:
+        """Seconds per hand-over: the median of the repeats."""
+        return statistics.median(self.samples)
+
+    @property
+    def ns(self) -> float:
+        """Nanoseconds per hand-over (median)."""
+        return self.seconds * 1e9
+
+
+async def _take_turns(rounds: int, clock: Callable[[], float]) -> tuple[float, list[str]]:
+    """Two tasks alternate by ``sleep(0)``; return the time from a's first step to b's last."""
+    turns: list[str] = []
+    marks: dict[str, float] = {}
+
+    async def player(name: str) -> None:
+        if name == "a":
+            marks["start"] = clock()  # a's first step: the first hand-over starts here
+        for _ in range(rounds):
+            turns.append(name)
+            await asyncio.sleep(0)  # yields to the loop, which runs the other task's step
+        turns.append(name)
+        if name == "b":
+            marks["end"] = clock()  # b's last step: the last hand-over has arrived
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(player("a"), name="handover-a")
+        group.create_task(player("b"), name="handover-b")
+    return marks["end"] - marks["start"], turns
+
+
+async def handover(rounds: int = 2_000, *, repeats: int = 3,
+                   clock: Callable[[], float] = shared_clock) -> Handover:
+    """Time one hand-over between two tasks on the running loop (median of ``repeats``).
+
+    Two tasks, ``a`` and ``b``, each ``await asyncio.sleep(0)`` ``rounds`` times. ``sleep(0)``
+    puts the task back at the end of the loop's ready queue, so the loop runs the other one
+    next: a, b, a, b... (other tasks the loop runs meanwhile, such as a Jupyter kernel's, may
+    slip in between, and then count as part of a hand-over, as they would for any task.) From
+    a's first step to b's last, the turn passes ``2 * rounds + 1`` times; each repeat's
+    figure is that time over the hand-overs counted. A ping-pong round trip is two of them:
+    the same definition chapter 04 uses for every model.
+
+    Args:
+        rounds: hand-overs each task makes per repeat (1 or more).
+        repeats: how many times to measure (1 or more); the median is reported.
+        clock: the clock to read (the shared one by default).
+
+    Returns:
+        A ``Handover`` with one figure per repeat.
+    """
+    if rounds < 1 or repeats < 1:
+        raise ValueError(f"rounds and repeats must be at least 1, not {rounds} and {repeats}")
+    samples, counted = [], 0
+    for _ in range(repeats):
+        elapsed, turns = await _take_turns(rounds, clock)
+        counted = sum(1 for x, y in zip(turns, turns[1:]) if x != y)
+        samples.append(elapsed / counted)
+    return Handover(rounds, counted, tuple(samples))
 
 
 # --- how late the loop wakes us ----------------------------------------------------------------
