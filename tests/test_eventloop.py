@@ -65,6 +65,9 @@ def test_task_storm_runs_every_task_and_leaves_none() -> None:
     assert storm.n == 2_000
     assert storm.bytes_per_task is None
     assert min(storm.create_seconds, storm.start_seconds, storm.finish_seconds) > 0
+    # One thread's CPU time cannot outrun the wall clock over the same stretch.
+    assert storm.cpu_seconds is not None
+    assert 0 < storm.cpu_seconds <= storm.total_seconds + 1e-3
 
 
 def test_storm_figures_per_task() -> None:
@@ -72,6 +75,9 @@ def test_storm_figures_per_task() -> None:
     assert storm.total_seconds == pytest.approx(0.6)
     assert storm.create_us == pytest.approx(25_000)  # 0.1 s over 4 tasks
     assert storm.run_us == pytest.approx(125_000)  # (0.2 + 0.3) s over 4 tasks
+    assert storm.cpu_us is None
+    busy = eventloop.Storm(4, 0.1, 0.2, 0.3, cpu_seconds=0.4)
+    assert busy.cpu_us == pytest.approx(100_000)  # 0.4 s of CPU over 4 tasks
 
 
 def test_task_storm_memory_is_measured_and_tracing_restored() -> None:
