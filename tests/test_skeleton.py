@@ -130,6 +130,40 @@ def test_course_map_lists_every_part_with_a_chapter() -> None:
     plt.close(ax.figure)
 
 
+BOOK_COLUMN_PX = 700  # the narrow end of the book's text column
+SMALLEST_TEXT_PX = 11
+
+
+def test_course_map_text_is_readable_at_the_book_column_width(tmp_path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    ax = course.draw_map()
+    fig = ax.figure
+    try:
+        # Saved as the inline backend saves it (100 dpi, cropped), shown at most column-wide.
+        fig.savefig(tmp_path / "map.png", dpi=100, bbox_inches="tight")
+        width = Image.open(tmp_path / "map.png").size[0]
+        scale = min(1.0, BOOK_COLUMN_PX / width)
+        for text in ax.texts:
+            px = text.get_fontsize() * 100 / 72 * scale
+            assert px >= SMALLEST_TEXT_PX, f"{text.get_text()!r} is {px:.1f} px tall in the book"
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in ax.texts]
+        page = fig.bbox
+        for name, box in boxes:
+            assert page.x0 <= box.x0 and box.x1 <= page.x1, f"{name!r} runs off the figure"
+        for i, (a, box_a) in enumerate(boxes):
+            for b, box_b in boxes[i + 1:]:
+                assert not box_a.overlaps(box_b), f"{a!r} overlaps {b!r}"
+    finally:
+        plt.close(fig)
+
+
 def test_an_exercise_check_fails_on_its_stub_and_passes_on_the_solution() -> None:
     @course.stub
     def double(x):
