@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -205,3 +207,71 @@ def test_verify_fails_a_check_that_cannot_fail_and_a_wrong_solution() -> None:
         course.verify(check_triple, triple)
     with pytest.raises(LookupError, match="mark the exercise's stub"):
         course.verify(check_triple, lambda x: 3 * x)  # not named like any stub
+
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def exercise_format_errors(cells: list[dict]) -> list[str]:
+    """Where the exercises of a chapter leave the course's five-cell format (course.py docstring)."""
+    errors = []
+    src = ["".join(c["source"]) for c in cells]
+    tags = [c.get("metadata", {}).get("tags", []) for c in cells]
+    for i, text in enumerate(src):
+        m = re.match(r"### Exercise (\d+): \S", text)
+        if cells[i]["cell_type"] != "markdown" or not m:
+            continue
+        n = m.group(1)
+        if len(cells) < i + 5:
+            errors.append(f"exercise {n}: fewer than five cells")
+            continue
+        stub, chk, prose, sol = src[i + 1:i + 5]
+        name = re.search(r"@course\.stub\s+(?:async )?def (\w+)\(", stub)
+        if "exercise-stub" not in tags[i + 1] or not name or not stub.rstrip().endswith("..."):
+            errors.append(f"exercise {n}: the stub must be `@course.stub` on a function whose body is ...")
+            continue
+        fn = name.group(1)
+        last = chk.strip().splitlines()[-1]
+        if "exercise-check" not in tags[i + 2] or f"def check_{fn}(" not in chk \
+                or last != f"course.check(check_{fn}, {fn})":
+            errors.append(f"exercise {n}: the check must define check_{fn} and end with course.check")
+        if not (prose.startswith(f"<details><summary>Solution {n}</summary>\n\n")
+                and prose.endswith("\n\n</details>")):
+            errors.append(f"exercise {n}: the solution's prose goes in <details> with blank lines")
+        meta = cells[i + 4].get("metadata", {})
+        if tags[i + 4] != ["exercise-solution", "hide-cell"] \
+                or meta.get("jupyter") != {"source_hidden": True, "outputs_hidden": True} \
+                or not re.search(rf"(?:async )?def {fn}\(", sol) \
+                or sol.strip().splitlines()[-1] != f"course.verify(check_{fn}, {fn})":
+            errors.append(f"exercise {n}: the solution cell must be hidden, define {fn} and end "
+                          "with course.verify")
+    return errors
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_exercises_follow_the_course_format(path: Path) -> None:
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    tagged = {t for c in cells for t in c.get("metadata", {}).get("tags", [])}
+    if not tagged & {"exercise-stub", "exercise-check", "exercise-solution"}:
+        pytest.skip("this chapter's exercises are not in the course format yet")
+    assert exercise_format_errors(cells) == []
+
+
+def test_the_exercise_format_check_sees_a_broken_exercise() -> None:
+    def cell(kind, text, tags=(), **meta):
+        return {"cell_type": kind, "source": [text], "metadata": {"tags": list(tags), **meta}}
+
+    good = [cell("markdown", "### Exercise 1: t\n\nQ?"),
+            cell("code", "@course.stub\ndef f(x):\n    \"\"\"Doc.\"\"\"\n    ...", ["exercise-stub"]),
+            cell("code", "def check_f(f):\n    assert f(1)\n\ncourse.check(check_f, f)", ["exercise-check"]),
+            cell("markdown", "<details><summary>Solution 1</summary>\n\nA.\n\n</details>"),
+            cell("code", "def f(x):\n    return 1\n\ncourse.verify(check_f, f)",
+                 ["exercise-solution", "hide-cell"],
+                 jupyter={"source_hidden": True, "outputs_hidden": True})]
+    assert exercise_format_errors(good) == []
+    shown = [*good[:4], cell("code", "def f(x):\n    return 1\n\ncourse.verify(check_f, f)",
+                             ["exercise-solution", "hide-cell"])]
+    assert exercise_format_errors(shown) == ["exercise 1: the solution cell must be hidden, "
+                                             "define f and end with course.verify"]
+    open_prose = [*good[:3], cell("markdown", "**Solution 1.** A."), good[4]]
+    assert len(exercise_format_errors(open_prose)) == 1
