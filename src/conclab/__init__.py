@@ -20,6 +20,7 @@ below it, never above (import-linter's ``layers`` contract in ``pyproject.toml``
         sharing        threads share memory: races, locks, hand-offs, a stuck thread
         eventloop      the event loop under load: task storms, a lag probe, generator actors
         check          the setup check: one piece of work as a thread, a process, a coroutine
+        engines        the patterns on ZeroMQ and Dask: children, tasks, the kernel's own sockets
     communication      the three patterns: how tasks of any model talk
         queues         BridgeQueue (threads and coroutines share one queue), ProcessQueue
         pubsub         the Gateway: topics, wildcards, broadcast, isolated subscribers

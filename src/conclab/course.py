@@ -55,7 +55,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter(7, "Pub/sub", "07_pubsub.ipynb", "pub/sub"),
     Chapter(8, "Build a scheduler", "08_scheduler.ipynb", "event loop"),
     Chapter(9, "Fusing the three models", "09_fusion.ipynb", "all"),
-    Chapter(10, "Beyond one machine", "10_beyond.ipynb", "network"),
+    Chapter(10, "Beyond one machine", "10_beyond_one_machine.ipynb", "network"),
 )
 
 # The three parts of a concurrent system, each with its kinds and the chapter that teaches it.

@@ -1,0 +1,96 @@
+"""What Dask workers run in chapter 10, and the reader of Dask's task stream.
+
+Dask is imported inside the functions that need it, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from conclab.hooks import Observer, clock
+
+__all__ = ["echo", "nap", "put_square", "Counter", "report_task_stream"]
+
+
+def echo(x: Any) -> Any:
+    """Return ``x``: the tiniest task, to time what a task costs around its work."""
+    return x
+
+
+def nap(seconds: float, value: Any = None) -> Any:
+    """Sleep ``seconds``, then return ``value`` (``seconds`` when None): a task of known length."""
+    time.sleep(seconds)
+    return seconds if value is None else value
+
+
+def put_square(queue_name: str, n: int) -> int:
+    """Put ``n * n`` on the ``distributed.Queue`` called ``queue_name``; return it.
+
+    It runs on a worker, which reaches the queue (held by the scheduler) through its own
+    client, so any task can be a producer.
+    """
+    from distributed import Queue
+
+    Queue(queue_name).put(n * n, timeout=30)
+    return n * n
+
+
+class Counter:
+    """An object that a Dask worker holds as an actor: ``client.submit(Counter, actor=True)``.
+
+    Each method call travels to the one worker that holds it and runs there, one at a time;
+    the count lives only in that worker's memory.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.pid = os.getpid()
+
+    def add(self, by: int = 1) -> int:
+        """Add ``by`` to the count and return the new count."""
+        self.count += by
+        return self.count
+
+    def where(self) -> int:
+        """The process ID of the worker that holds this actor."""
+        return self.pid
+
+
+def report_task_stream(records: Iterable[Mapping[str, Any]], observer: Observer) -> list[str]:
+    """Report Dask task-stream records to ``observer``: a "run" span per computation.
+
+    ``client.get_task_stream()`` returns one record per task, with the worker's address, the
+    thread that ran it and ``startstops``, the stretches it spent computing ("compute"),
+    receiving its inputs ("transfer") and so on, in wall-clock seconds (``time.time()``).
+    Each worker thread becomes a lane, ``worker-0``, ``worker-1``... (by address; with
+    several threads per worker, ``worker-0/thread-1``...); a "compute" stretch becomes a
+    "run" span labelled with the task's function name, any other a span in a state of that
+    name. Times are moved onto ``hooks.clock`` (the clocks share this machine).
+
+    Returns:
+        The lane names, in order.
+    """
+    records = list(records)
+    offset = clock() - time.time()
+    workers = sorted({r["worker"] for r in records})
+    threads = {w: sorted({r.get("thread", 0) for r in records if r["worker"] == w})
+               for w in workers}
+    lanes = []
+    for w_index, worker in enumerate(workers):
+        for t_index, thread in enumerate(threads[worker]):
+            lanes.append(f"worker-{w_index}" + (f"/thread-{t_index}" if t_index else ""))
+    for record in records:
+        w_index = workers.index(record["worker"])
+        t_index = threads[record["worker"]].index(record.get("thread", 0))
+        lane = f"worker-{w_index}" + (f"/thread-{t_index}" if t_index else "")
+        name = str(record.get("key", "task"))
+        label = name.split("-")[0] if isinstance(record.get("key"), str) else name
+        for part in record.get("startstops", ()):
+            state = "run" if part["action"] == "compute" else part["action"]
+            observer.span(lane, state, part["start"] + offset, part["stop"] + offset, label)
+    return lanes
+
+
