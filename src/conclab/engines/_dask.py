@@ -12,7 +12,7 @@ from typing import Any
 
 from conclab.hooks import Observer, clock
 
-__all__ = ["echo", "nap", "put_square", "Counter", "report_task_stream"]
+__all__ = ["echo", "nap", "add_up", "put_square", "Counter", "report_task_stream"]
 
 
 def echo(x: Any) -> Any:
@@ -36,6 +36,12 @@ def put_square(queue_name: str, n: int) -> int:
 
     Queue(queue_name).put(n * n, timeout=30)
     return n * n
+
+
+def add_up(values: Iterable[float], seconds: float = 0.0) -> float:
+    """Sleep ``seconds``, then return ``sum(values)``: a last step long enough to be seen."""
+    time.sleep(seconds)
+    return sum(values)
 
 
 class Counter:
@@ -75,22 +81,22 @@ def report_task_stream(records: Iterable[Mapping[str, Any]], observer: Observer)
     """
     records = list(records)
     offset = clock() - time.time()
-    workers = sorted({r["worker"] for r in records})
-    threads = {w: sorted({r.get("thread", 0) for r in records if r["worker"] == w})
-               for w in workers}
-    lanes = []
-    for w_index, worker in enumerate(workers):
-        for t_index, thread in enumerate(threads[worker]):
-            lanes.append(f"worker-{w_index}" + (f"/thread-{t_index}" if t_index else ""))
+    lane_of: dict[tuple[str, Any], str] = {}
+    for w_index, worker in enumerate(sorted({r["worker"] for r in records})):
+        threads = sorted({r.get("thread", 0) for r in records if r["worker"] == worker})
+        for t_index, thread in enumerate(threads):
+            suffix = f"/thread-{t_index}" if t_index else ""
+            lane_of[worker, thread] = f"worker-{w_index}{suffix}"
     for record in records:
-        w_index = workers.index(record["worker"])
-        t_index = threads[record["worker"]].index(record.get("thread", 0))
-        lane = f"worker-{w_index}" + (f"/thread-{t_index}" if t_index else "")
-        name = str(record.get("key", "task"))
-        label = name.split("-")[0] if isinstance(record.get("key"), str) else name
+        lane = lane_of[record["worker"], record.get("thread", 0)]
+        label = _function_name(record.get("key", "task"))
         for part in record.get("startstops", ()):
             state = "run" if part["action"] == "compute" else part["action"]
             observer.span(lane, state, part["start"] + offset, part["stop"] + offset, label)
-    return lanes
+    return list(lane_of.values())
 
 
+def _function_name(key: Any) -> str:
+    """The function's name in a Dask task key: ``"nap-5f1c..."`` and ``("nap-5f1c...", 3)``."""
+    first = key[0] if isinstance(key, tuple) and key else key
+    return str(first).split("-")[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -14,7 +14,7 @@ import zmq
 from conclab import lifecycle
 
 __all__ = ["Endpoint", "LOOPBACK", "Child", "square_worker", "counter_actor", "publisher",
-           "flaky_echo"]
+           "flaky_echo", "prefix_delivery"]
 
 Endpoint = str
 """A ZeroMQ address: ``"tcp://127.0.0.1:5555"``, ``"inproc://jobs"``."""
@@ -192,6 +192,53 @@ def flaky_echo(context: zmq.Context, endpoint: Endpoint, timeout: float = 30.0) 
         router.close(linger=0)
 
 
+def prefix_delivery(context: zmq.Context, subscribe: Callable[[zmq.Socket], Any],
+                    topics: Iterable[str], *,
+                    wait: float = 2.0) -> tuple[list[str], list[str], Any]:
+    """Publish each topic to a SUB socket that ``subscribe`` sets up; say what got through.
+
+    The harness of chapter 10's first exercise. An XPUB binds ``LOOPBACK`` and a SUB connects
+    to it; ``subscribe(sub)`` subscribes the SUB, and what it returns is handed back. Once the
+    XPUB has received the subscriptions (the first within ``wait`` seconds, each next one
+    within 50 ms of the last), each topic is published as ``[topic, topic]``, then one end
+    marker per prefix, ``[prefix, b""]``: the SUB receives what its prefixes let through, in
+    order, and knows it has everything once each prefix's marker came (no waiting for silence).
+    When ``subscribe`` returns None (an exercise's empty stub), nothing is published.
+
+    Returns:
+        The prefixes subscribed, in the order they arrived; the topics the SUB received, in
+        order; and what ``subscribe`` returned.
+
+    Raises:
+        zmq.Again: if a marker did not arrive within ``wait`` seconds.
+    """
+    xpub, sub = context.socket(zmq.XPUB), context.socket(zmq.SUB)
+    try:
+        sub.rcvtimeo = _ms(wait)
+        sub.connect(f"{LOOPBACK}:{xpub.bind_to_random_port(LOOPBACK)}")
+        result = subscribe(sub)
+        if result is None:
+            return [], [], None
+        prefixes: list[str] = []
+        while (prefix := _next_subscription(xpub, 0.05 if prefixes else wait)) is not None:
+            prefixes.append(prefix)
+        for topic in topics:
+            xpub.send_multipart([topic.encode(), topic.encode()])
+        for prefix in prefixes:
+            xpub.send_multipart([prefix.encode(), b""])
+        arrived, ended = [], set()
+        while len(ended) < len(prefixes):
+            topic, payload = sub.recv_multipart()
+            if payload:
+                arrived.append(topic.decode(errors="replace"))
+            else:
+                ended.add(topic)
+        return prefixes, arrived, result
+    finally:
+        xpub.close(linger=0)
+        sub.close(linger=0)
+
+
 class Child:
     """A child process running one of the functions above, with a JSON control pipe.
 
@@ -208,6 +255,7 @@ class Child:
 
     Raises:
         TimeoutError: if the child said nothing within ``timeout`` (it is stopped first).
+        ChildProcessError: if it ended before saying hello (a target that raised, say).
     """
 
     def __init__(self, target: Callable[..., None], *args: Any, method: str | None = None,
@@ -219,11 +267,11 @@ class Child:
                                    name=getattr(target, "__name__", "child"))
         self.process.start()
         child_end.close()  # the child holds its own copy; ours would hide the child's exit
-        hello = _receive(self._control, timeout)
-        if hello is None:
+        try:
+            self.hello: dict[str, Any] = self._hear("said nothing")
+        except BaseException:
             self.stop()
-            raise TimeoutError(f"{self.process.name} said nothing within {timeout} s")
-        self.hello: dict[str, Any] = hello
+            raise
 
     @property
     def endpoint(self) -> Endpoint:
@@ -235,13 +283,22 @@ class Child:
 
         Raises:
             TimeoutError: if no answer came within ``timeout`` seconds.
+            ChildProcessError: if the child ended instead of answering.
         """
         _send(self._control, command)
-        answer = _receive(self._control, self.timeout)
-        if answer is None:
-            raise TimeoutError(f"{self.process.name} did not answer {command} within "
-                               f"{self.timeout} s")
-        return answer
+        return self._hear(f"did not answer {command}")
+
+    def _hear(self, silence: str) -> dict[str, Any]:
+        """The child's next message, or an error that says how it failed to send one."""
+        try:
+            message = _receive(self._control, self.timeout)
+        except (EOFError, OSError):  # the child closed its end: it has ended
+            self.process.join(self.timeout)
+            raise ChildProcessError(f"{self.process.name} ended (exit code "
+                                    f"{self.process.exitcode}) before it answered") from None
+        if message is None:
+            raise TimeoutError(f"{self.process.name} {silence} within {self.timeout} s")
+        return message
 
     def stop(self, grace: float = 2.0) -> int | None:
         """Ask the child to stop, join it (terminating it if need be); return its exit code."""
