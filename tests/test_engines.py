@@ -264,3 +264,32 @@ def test_listening_sockets_sees_a_bound_socket(context) -> None:
     finally:
         sock.close()
     assert port not in {n for *_, n in engines.listening_sockets()}
+
+
+def test_caught_log_collects_other_threads_lines_and_then_lets_go() -> None:
+    import logging
+
+    logger = logging.getLogger("conclab.test.engines.child")
+    above = logging.getLogger("conclab.test")  # as distributed's handler is above distributed.comm
+    outside: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            outside.append(record.getMessage())
+
+    keep = Keep()
+    above.addHandler(keep)
+    try:
+        with engines.caught_log("conclab.test.engines") as lines:
+            later = threading.Timer(0.1, logger.warning,
+                                    args=("handshake failed: %s", "no certificate"))
+            later.start()
+            assert lines.wait_for("certificate", timeout=10) == (
+                "WARNING: handshake failed: no certificate")
+            later.join(10)
+            assert lines.wait_for("never said", timeout=0.05) is None
+        assert outside == [], "inside the block, records go to the list, not to the handlers above"
+        logger.warning("after")
+        assert outside == ["after"] and lines == ["WARNING: handshake failed: no certificate"]
+    finally:
+        above.removeHandler(keep)

@@ -5,14 +5,18 @@ Dask is imported inside the functions that need it, so importing this module sta
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from conclab.hooks import Observer, clock
 
-__all__ = ["echo", "nap", "add_up", "put_square", "Counter", "report_task_stream"]
+__all__ = ["echo", "nap", "add_up", "put_square", "Counter", "report_task_stream", "LogLines",
+           "caught_log"]
 
 
 def echo(x: Any) -> Any:
@@ -100,3 +104,58 @@ def _function_name(key: Any) -> str:
     """The function's name in a Dask task key: ``"nap-5f1c..."`` and ``("nap-5f1c...", 3)``."""
     first = key[0] if isinstance(key, tuple) and key else key
     return str(first).split("-")[0]
+
+
+class LogLines(list[str]):
+    """The lines one logger said, as they come (a list), and a way to wait for one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._new = threading.Condition()
+
+    def add(self, line: str) -> None:
+        """Append ``line`` and wake whoever waits for one (called from any thread)."""
+        with self._new:
+            self.append(line)
+            self._new.notify_all()
+
+    def wait_for(self, text: str, timeout: float) -> str | None:
+        """The first line containing ``text``, waiting up to ``timeout`` s for it; else None."""
+        with self._new:
+            self._new.wait_for(lambda: any(text in line for line in self), timeout)
+            return next((line for line in self if text in line), None)
+
+
+class _Collect(logging.Handler):
+    """Hand every record's level and message to a ``LogLines``."""
+
+    def __init__(self, lines: LogLines) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.add(f"{record.levelname}: {record.getMessage()}")
+
+
+@contextmanager
+def caught_log(name: str) -> Iterator[LogLines]:
+    """Collect what logger ``name`` (and the loggers below it) say inside the block.
+
+    Dask's scheduler and workers log from their own threads, on their own schedule: in a
+    notebook a warning printed to stderr may land under a later cell. Inside the block the
+    records go to the ``LogLines`` this yields, and nowhere else; ``wait_for`` waits for a
+    line that another thread is about to log.
+
+    Args:
+        name: the logger, e.g. ``"distributed.comm"``.
+    """
+    logger = logging.getLogger(name)
+    lines = LogLines()
+    handler = _Collect(lines)
+    propagate, logger.propagate = logger.propagate, False
+    logger.addHandler(handler)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate

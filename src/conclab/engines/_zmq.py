@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from multiprocessing.connection import Connection
@@ -14,7 +15,7 @@ import zmq
 from conclab import lifecycle
 
 __all__ = ["Endpoint", "LOOPBACK", "Child", "square_worker", "counter_actor", "publisher",
-           "flaky_echo", "prefix_delivery"]
+           "flaky_echo", "prefix_delivery", "into_slow_consumer"]
 
 Endpoint = str
 """A ZeroMQ address: ``"tcp://127.0.0.1:5555"``, ``"inproc://jobs"``."""
@@ -237,6 +238,50 @@ def prefix_delivery(context: zmq.Context, subscribe: Callable[[zmq.Socket], Any]
     finally:
         xpub.close(linger=0)
         sub.close(linger=0)
+
+
+Sender = Callable[[zmq.Socket, list[bytes], float], Any]
+
+
+def into_slow_consumer(context: zmq.Context, send: Sender, n: int = 40, timeout: float = 0.5,
+                       *, pause: float = 0.05) -> tuple[Any, float, list[bytes]]:
+    """Run ``send(push, messages, timeout)`` against a consumer that reads one message per pause.
+
+    The harness of chapter 10's third exercise. A thread binds a PULL (``rcvhwm`` 2) on a
+    fresh ``inproc://`` endpoint and reads one message, then sleeps ``pause`` seconds, until
+    told to stop; a PUSH (``sndhwm`` 2) connects to it, and ``send`` gets it with the messages
+    ``b"0"``, ``b"1"``... When ``send`` returns (or raises), the consumer stops.
+
+    Returns:
+        What ``send`` returned, the seconds it took, and the messages the consumer read.
+    """
+    endpoint = f"inproc://slow-consumer-{time.monotonic_ns()}"
+    bound, done, got = threading.Event(), threading.Event(), []
+
+    def consume() -> None:
+        with context.socket(zmq.PULL) as pull:
+            pull.linger, pull.rcvhwm = 0, 2
+            pull.bind(endpoint)
+            bound.set()
+            while not done.is_set():
+                if pull.poll(20):
+                    got.append(pull.recv())
+                    time.sleep(pause)
+
+    consumer = threading.Thread(target=consume, name="slow-consumer")
+    consumer.start()
+    try:
+        with context.socket(zmq.PUSH) as push:
+            push.linger, push.sndhwm = 0, 2
+            bound.wait(10)
+            push.connect(endpoint)
+            started = time.monotonic()
+            result = send(push, [b"%d" % i for i in range(n)], timeout)
+            took = time.monotonic() - started
+    finally:
+        done.set()
+        consumer.join(10)
+    return result, took, got
 
 
 class Child:
