@@ -30,7 +30,8 @@ The private modules, one idea each, in the order they build on one another:
 - ``_plans``: the quick and full plans, and the ``_Budget`` that bounds every sweep;
 - ``_article``: the article's table and claims, with its figures as numbers;
 - ``_rows``: ``CostRow``, ``CostTable`` and the formats every table prints with;
-- ``_memory``: the instruments that read memory, and a thread's reserved stack;
+- ``_memory``: the instruments that read memory, a thread's reserved stack, and why the first
+  threads of a process reserve more (or less) than the next;
 - ``_children``: everything a child process runs, the byte ping-pong threads share with it,
   and starting and stopping children;
 - ``_objects``, ``_tasks``, ``_threads``, ``_processes``: one probe per model, each returning
@@ -48,14 +49,15 @@ __all__ = [
     "CostRow", "CostTable", "GilRow", "Verdict", "Verdicts", "TextTable", "Progress", "Child",
     "StartPart", "StartParts", "ARTICLE", "CLAIMS", "FIGURES", "ROWS", "ORDER",
     "measure", "measure_model", "gil_speedups", "verdicts", "scaled", "start_parts",
-    "reserved_stack_bytes", "idle_child", "format_bytes", "format_seconds",
+    "reserved_stack_bytes", "explain_first_batch", "idle_child", "format_bytes",
+    "format_seconds",
 ]
 
 from ._article import ARTICLE, CLAIMS, FIGURES
 from ._children import Child, idle_child
 from ._gil import GilRow, gil_speedups
 from ._measure import Progress, measure, measure_model
-from ._memory import reserved_stack_bytes
+from ._memory import explain_first_batch, reserved_stack_bytes
 from ._plans import ROWS
 from ._processes import StartPart, StartParts, start_parts
 from ._rows import CostRow, CostTable, TextTable, format_bytes, format_seconds

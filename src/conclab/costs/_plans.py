@@ -63,21 +63,22 @@ _QUICK = _Plan(
     repeats=3,
     population={"generator": 5_000, "coroutine": 5_000, "asyncio task": 2_000, "thread": 100},
     traced=1_000,
-    rounds={"generator": 20_000, "coroutine": 20_000, "asyncio task": 1_000, "thread": 300,
+    # A send() takes tens of ns: enough rounds that one deschedule (ms) barely moves a repeat.
+    rounds={"generator": 200_000, "coroutine": 200_000, "asyncio task": 1_000, "thread": 300,
             "process": 300},
     # Caps well above the article's counts (1000+, ~100, ~10): enough for every count verdict.
     cap={"generator": 20_000, "coroutine": 20_000, "asyncio task": 10_000, "thread": 1_000,
          "process": 60},
-    sweep_seconds={"generator": 0.5, "coroutine": 0.5, "asyncio task": 0.5, "thread": 1.0,
-                   "process": 0.6},
+    sweep_seconds={"generator": 0.5, "coroutine": 0.5, "asyncio task": 0.3, "thread": 0.5,
+                   "process": 0.4},
     sweep_bytes=512 * MiB, sweeps=1)
 
 _FULL = _Plan(
     repeats=5,
     population={"generator": 50_000, "coroutine": 50_000, "asyncio task": 20_000, "thread": 300},
     traced=5_000,
-    rounds={"generator": 100_000, "coroutine": 100_000, "asyncio task": 5_000, "thread": 2_000,
-            "process": 2_000},
+    rounds={"generator": 1_000_000, "coroutine": 1_000_000, "asyncio task": 5_000,
+            "thread": 2_000, "process": 2_000},
     cap={"generator": 1_000_000, "coroutine": 1_000_000, "asyncio task": 300_000,
          "thread": 20_000, "process": 300},
     sweep_seconds=dict.fromkeys(ROWS, 4.0), sweep_bytes=2048 * MiB, sweeps=3)
