@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-import tracemalloc
 
 import psutil
 import pytest
@@ -107,14 +106,11 @@ def test_a_bare_coroutine_round_trip_allocates_nothing():
 
     unit = _objects._make_primed("coroutine")
     try:
-        tracemalloc.start()
-        unit.send(0)  # warm: the first send may allocate caches
-        before = tracemalloc.get_traced_memory()[0]
-        for i in range(1000):
+        awaited = unit.cr_await  # the one awaitable it stays suspended in
+        for i in range(100):
             assert unit.send(i) == i
-        assert tracemalloc.get_traced_memory()[0] - before < 1000  # not a new awaitable a round
+            assert unit.cr_await is awaited, "a new awaitable each round: the row would time it"
     finally:
-        tracemalloc.stop()
         unit.close()
 
 
@@ -174,6 +170,18 @@ def test_start_parts_split_a_childs_start(start_method):
     assert 0 <= part.import_seconds < part.package_seconds and 0 <= part.import_share < 1
     assert parts.get(start_method) is part and parts.get("nonesuch") is None
     assert start_method in str(parts) and "<table" in parts._repr_html_()
+
+
+def test_start_parts_compare_a_stdlib_target_with_one_from_the_package():
+    reader, writer = multiprocessing.Pipe(duplex=False)
+    try:
+        stdlib, _ = _processes._hello_target(writer, package=False)
+        ours, _ = _processes._hello_target(writer, package=True)
+        assert stdlib.__module__ == "multiprocessing.connection"  # imports nothing new
+        assert ours.__module__.startswith("conclab.costs")         # imports the package
+    finally:
+        reader.close()
+        writer.close()
 
 
 def test_start_parts_name_the_import():
@@ -470,3 +478,16 @@ def test_a_script_without_the_main_guard_gets_a_clear_error(tmp_path, method):
     assert "exited before it was ready" in done.stderr
     assert "if __name__ == \"__main__\":" in done.stderr
     assert "process object is closed" not in done.stderr
+
+
+@pytest.mark.parametrize(("first", "later", "glibc", "reason"), [
+    (12 * MiB, 8 * MiB, "malloc arenas", "400.0 MiB more"),
+    (7.6 * MiB, 8 * MiB, "cache", "40.0 MiB less"),
+    (8.01 * MiB, 8 * MiB, "about the same", "about the same"),
+])
+def test_first_batch_of_threads_is_explained_by_its_numbers(first, later, glibc, reason):
+    text = costs.explain_first_batch(first, later, 100)
+    if platform.libc_ver()[0] == "glibc":
+        assert glibc in text and reason in text
+    else:
+        assert text.startswith("The first 100 threads") or "about the same" in text

@@ -194,11 +194,16 @@ class StartParts(list[StartPart]):
         return self.text()._repr_html_()
 
 
+def _hello_target(writer: Connection, package: bool) -> tuple[Any, tuple[Any, ...]]:
+    """A child's target and arguments that say "ready": from this package, or the stdlib's."""
+    # Connection.send is the standard library's own: unpickling it imports nothing new.
+    return (_child_hello, (writer,)) if package else (writer.send, ("ready",))
+
+
 def _ready_seconds(ctx: Any, package: bool) -> float:
     """Seconds from ``start()`` to the first message of a child that only says "ready"."""
     reader, writer = ctx.Pipe(duplex=False)
-    # Connection.send is the standard library's own: unpickling it imports nothing new.
-    target, args = (_child_hello, (writer,)) if package else (writer.send, ("ready",))
+    target, args = _hello_target(writer, package)
     process = ctx.Process(target=target, args=args, daemon=True, name="conclab-costs-hello")
     start = time.perf_counter()
     try:
