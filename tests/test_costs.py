@@ -14,7 +14,6 @@ import platform
 import subprocess
 import sys
 import threading
-import time
 
 import psutil
 import pytest
@@ -22,7 +21,6 @@ import pytest
 from conclab import costs, machine
 from conclab.costs import CostRow, CostTable, GilRow, _plans, _processes, _threads
 from conclab.costs._plans import MiB
-from conclab.workloads import burn
 
 KiB = 1024
 
@@ -210,14 +208,14 @@ def test_gil_row_under_each_start_method(start_method):
     assert gil.explain().startswith(f"Here 2 threads ran **{gil.thread_speedup:.2f}x**")
 
 
-def test_gil_row_is_sized_from_a_run_timed_now():
+def test_gil_row_is_sized_from_a_run_timed_now(monkeypatch):
     from conclab.costs import _gil
 
-    n = _gil._units_now(0.05)
-    start = time.perf_counter()
-    burn(n)
-    # Sized on the wall clock moments ago: within a factor of 4 of 50 ms even on a busy machine.
-    assert 0.0125 < time.perf_counter() - start < 0.2
+    # A stand-in machine: each unit of work takes 2 µs of wall time, read off a fake clock.
+    now = [0.0]
+    monkeypatch.setattr(_gil.time, "perf_counter", lambda: now[0])
+    monkeypatch.setattr(_gil, "burn", lambda units: now.__setitem__(0, now[0] + units * 2e-6))
+    assert _gil._units_now(0.05) == 25_000  # 50 ms of work at 2 µs a unit
 
 
 @pytest.mark.parametrize(("changes", "reason"), [

@@ -81,12 +81,15 @@ def _object_probe(kind: str, plan: _Plan) -> CostRow:
             for _ in range(n):
                 units.append(_make_primed(kind))
             create.append((time.perf_counter() - start) / n)
+            # Three short bursts per repeat, each well under an OS time slice: on a busy
+            # machine a burst that spans a deschedule is slower, and the median leaves it out.
             send = units[0].send
-            start = time.perf_counter()
-            for i in range(rounds):
-                send(i)
-            # A send is a round trip: into the unit and back out, two hand-overs.
-            switch.append((time.perf_counter() - start) / rounds / 2)
+            for _ in range(3):
+                start = time.perf_counter()
+                for i in range(rounds):
+                    send(i)
+                # A send is a round trip: into the unit and back out, two hand-overs.
+                switch.append((time.perf_counter() - start) / rounds / 2)
         finally:
             for unit in units:
                 unit.close()

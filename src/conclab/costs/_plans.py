@@ -52,7 +52,8 @@ class _Plan:
     population: dict[str, int]  # units alive at once while memory and creation are measured
                                 # (threads: this many, then this many more, measured)
     traced: int                 # objects alive at once under tracemalloc (slow, exact)
-    rounds: dict[str, int]      # ping-pong round trips per repeat
+    rounds: dict[str, int]      # ping-pong round trips per repeat (per burst for send():
+                                # three bursts a repeat)
     cap: dict[str, int]         # the max_count sweep stops at this count ...
     sweep_seconds: dict[str, float]  # ... or after this long ...
     sweep_bytes: int            # ... or when it holds this much memory
@@ -63,8 +64,8 @@ _QUICK = _Plan(
     repeats=3,
     population={"generator": 5_000, "coroutine": 5_000, "asyncio task": 2_000, "thread": 100},
     traced=1_000,
-    # A send() takes tens of ns: enough rounds that one deschedule (ms) barely moves a repeat.
-    rounds={"generator": 200_000, "coroutine": 200_000, "asyncio task": 1_000, "thread": 300,
+    # A burst of send()s lasts about a millisecond: most run between two deschedules.
+    rounds={"generator": 20_000, "coroutine": 20_000, "asyncio task": 1_000, "thread": 300,
             "process": 300},
     # Caps well above the article's counts (1000+, ~100, ~10): enough for every count verdict.
     cap={"generator": 20_000, "coroutine": 20_000, "asyncio task": 10_000, "thread": 1_000,
@@ -77,8 +78,8 @@ _FULL = _Plan(
     repeats=5,
     population={"generator": 50_000, "coroutine": 50_000, "asyncio task": 20_000, "thread": 300},
     traced=5_000,
-    rounds={"generator": 1_000_000, "coroutine": 1_000_000, "asyncio task": 5_000,
-            "thread": 2_000, "process": 2_000},
+    rounds={"generator": 50_000, "coroutine": 50_000, "asyncio task": 5_000, "thread": 2_000,
+            "process": 2_000},
     cap={"generator": 1_000_000, "coroutine": 1_000_000, "asyncio task": 300_000,
          "thread": 20_000, "process": 300},
     sweep_seconds=dict.fromkeys(ROWS, 4.0), sweep_bytes=2048 * MiB, sweeps=3)
