@@ -104,11 +104,11 @@ def _child_hello(conn: Connection) -> None:
     conn.close()
 
 
-def _child_spin(conn: Connection, n: int) -> None:
-    """Child process body for the GIL row: say ready, wait for "go", work, send result and CPU."""
+def _child_spin(conn: Connection) -> None:
+    """Child process body for the GIL row: ready; for each ``n`` sent, burn it, send result, CPU."""
     try:
         conn.send("ready")
-        if conn.poll(_LIFETIME) and conn.recv() == "go":
+        while conn.poll(_LIFETIME) and (n := conn.recv()) is not None:
             cpu = time.process_time()
             result = burn(n)
             conn.send((result, time.process_time() - cpu))

@@ -1,8 +1,9 @@
 """The GIL row: CPU-bound pure-Python work on one unit, then on threads and processes at once.
 
-Every worker starts first and waits for a shared "go", so start-up never counts; each repeat
-times the serial, threaded and process runs back to back, and the speed-ups are medians of
-the per-repeat ratios. Children run ``_children._child_spin``; threads run the same
+Every worker starts first and waits for a shared "go", so start-up never counts; the child
+processes start once, before the first repeat, and serve every repeat. Each repeat times the
+serial, threaded and process runs back to back, and the speed-ups are medians of the
+per-repeat ratios. Children run ``_children._child_spin``; threads run the same
 ``workloads.burn`` in this process. The work is sized from a short run timed on the wall
 clock just before, not from the cached calibration, so that a loaded machine gets a smaller
 piece of work and the row takes about as long as asked; every figure is measured, whatever
@@ -17,7 +18,6 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import psutil
 
@@ -133,13 +133,19 @@ def gil_speedups(seconds: float = 0.08, *, workers: int = 2, repeats: int = 5,
     ctx, n = lifecycle.get_context(start_method), _units_now(seconds)
     method = ctx.get_start_method()
     serial, threaded, parallel, expected = [], [], [], 0
-    for _ in range(repeats):
-        start, cpu = time.perf_counter(), time.process_time()
+    children: list[Child] = []
+    try:
         for _ in range(workers):
-            expected = burn(n)
-        serial.append((time.perf_counter() - start, time.process_time() - cpu))
-        threaded.append(_threads_at_once(n, workers))
-        parallel.append(_processes_at_once(ctx, n, workers, expected))
+            children.append(_start_child(ctx, _child_spin))
+        for _ in range(repeats):
+            start, cpu = time.perf_counter(), time.process_time()
+            for _ in range(workers):
+                expected = burn(n)
+            serial.append((time.perf_counter() - start, time.process_time() - cpu))
+            threaded.append(_threads_at_once(n, workers))
+            parallel.append(_processes_at_once(children, n, expected))
+    finally:
+        _stop_children(children)
     # Each repeat measures serial, threads and processes back to back, so the three share the
     # machine's conditions of that moment; the speed-up is the median of the per-repeat
     # ratios. (Taking the best of each kind separately compared moments with each other: on a
@@ -185,22 +191,16 @@ def _threads_at_once(n: int, workers: int) -> tuple[float, float]:
         _release(go, threads)
 
 
-def _processes_at_once(ctx: Any, n: int, workers: int, expected: int) -> tuple[float, float]:
+def _processes_at_once(children: list[Child], n: int, expected: int) -> tuple[float, float]:
     """Wall seconds for started children to do ``n`` steps each from "go", and their CPU sum."""
-    children: list[Child] = []
-    try:
-        for _ in range(workers):
-            children.append(_start_child(ctx, _child_spin, n))
-        start, cpu = time.perf_counter(), 0.0
-        for child in children:
-            child.conn.send("go")
-        for child in children:
-            if not child.conn.poll(_TIMEOUT):
-                raise TimeoutError("a GIL-row child did not finish")
-            result, child_cpu = child.conn.recv()
-            if result != expected:
-                raise RuntimeError("a GIL-row child returned a wrong result")
-            cpu += child_cpu
-        return time.perf_counter() - start, cpu
-    finally:
-        _stop_children(children)
+    start, cpu = time.perf_counter(), 0.0
+    for child in children:
+        child.conn.send(n)  # the "go": every child starts on its own core, if it has one
+    for child in children:
+        if not child.conn.poll(_TIMEOUT):
+            raise TimeoutError("a GIL-row child did not finish")
+        result, child_cpu = child.conn.recv()
+        if result != expected:
+            raise RuntimeError("a GIL-row child returned a wrong result")
+        cpu += child_cpu
+    return time.perf_counter() - start, cpu
