@@ -36,7 +36,8 @@ class CostRow:
         max_count_limit: "cap", "time", "memory" or "error: ..." (what stopped the sweep).
         rss_bytes: for processes, each child's RSS (includes pages shared with the parent).
         virtual_bytes: address space one more unit reserves (threads: mostly the stack).
-        repeats: how many repeats each median is over (processes: how many children).
+        repeats: how many repeats each median is over (processes: how many children; a
+            generator's or coroutine's switch: three short bursts of ``send()`` per repeat).
         channel_seconds: one hand-over through the channel a program of this model would
             usually use (an asyncio.Queue, a queue.Queue, a pickled object through a Pipe);
             None where ``send()`` is the channel. Beside ``switch_seconds`` it shows what the
