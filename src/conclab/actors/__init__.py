@@ -122,8 +122,9 @@ def _check(cls: Any, args: Any, kwargs: Any, backend: Any, name: Any, loop: Any,
            timeout: Any) -> None:
     """Refuse bad arguments to ``spawn``, saying what was wrong and what to pass."""
     if not (isinstance(cls, type) and issubclass(cls, Actor)):
-        what = f"an instance of {type(cls).__name__}" if not isinstance(cls, type) else cls
-        raise TypeError(f"spawn() needs a subclass of conclab.actors.Actor, not {what!r}; "
+        what = (f"an instance of {type(cls).__name__}" if not isinstance(cls, type)
+                else f"class {cls.__qualname__}")
+        raise TypeError(f"spawn() needs a subclass of conclab.actors.Actor, not {what}; "
                         f"define `class MyActor(Actor)` with on_receive, and pass the class "
                         f"itself (its arguments go in args= and kwargs=)")
     if backend not in BACKENDS:

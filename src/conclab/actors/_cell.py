@@ -53,6 +53,7 @@ class Cell:
         self.discard = False  # stop(immediate=True): fail what is left instead of handling it
         self.handled = 0
         self.busy_with: Any = None  # the message in hand (for repr)
+        self.busy_asker: str | None = None  # the actor that asked it, if one did
         self.stopped = threading.Event()
         self.decode: Callable[[Any], Any] | None = None  # a process actor's: bytes -> message
         self.taken: Callable[[], None] | None = None  # a process actor's: free a mailbox slot
@@ -82,7 +83,10 @@ class Cell:
             self._drain()
 
     def asked_by(self, name: str) -> bool:
-        """Whether a message asked by actor ``name`` waits in the mailbox (a deadlock's sign)."""
+        """Whether actor ``name`` waits for an answer from this one: it asked the message in
+        hand, or one still in the mailbox (a deadlock's sign, if this one now waits for it)."""
+        if self.busy_asker == name:
+            return True
         # BridgeQueue has no peek; this runs only when an answer did not come in time.
         return any(env[1] is not None and env[2] == name for env in list(self.mailbox._items))
 
@@ -252,6 +256,7 @@ class Cell:
         if self.observer is not None:
             self._started_at = self._report_receive(env)
         self.busy_with = env[0]
+        self.busy_asker = env[2] if reply is not None else None
         return True
 
     def _done(self, env: Envelope, ok: bool, value: Any) -> bool:
