@@ -65,8 +65,8 @@ from typing import Any
 
 from conclab.hooks import Observer, observing
 from conclab.queues._common import check_maxsize
-from conclab.actors._base import (Actor, ActorDeadError, ActorDeadlockError, ActorRef,
-                                  ActorStartError, Answer, check_timeout)
+from conclab.actors._answer import ActorDeadlockError, Answer
+from conclab.actors._base import Actor, ActorDeadError, ActorRef, ActorStartError, check_timeout
 from conclab.actors._local import SHARED_LOOP, spawn_asyncio, spawn_thread
 from conclab.actors._process import spawn_process
 

@@ -2,26 +2,24 @@
 
 ``ActorRef`` holds the public calls (``tell``, ``ask``, ``ask_async``, ``stop``, ``join``...)
 and checks their arguments once; a backend implements the few hooks fenced off at the end of
-the class. ``Answer`` is the ``concurrent.futures.Future`` that ``ask`` returns: its
-``result()`` knows who waits for whom, so that two actors asking each other synchronously get
-an error that names the cycle instead of waiting for ever.
+the class. ``settle`` and ``begin`` deliver an outcome to whatever waits for it, from any
+thread: an ``Answer`` (``_answer``), a future of some event loop, or an asker in another
+process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextvars
 import reprlib
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any
 
 from conclab.hooks import Observer, clock
 from conclab.queues._common import worker_name  # the one helper that names the caller
+from conclab.actors._answer import _CURRENT, Answer, waiting_for
 
-__all__ = ["Actor", "ActorRef", "ActorDeadError", "ActorDeadlockError", "ActorStartError",
-           "Answer", "Envelope", "Mailbox", "current", "check_timeout", "settle", "begin"]
+__all__ = ["Actor", "ActorRef", "ActorDeadError", "ActorStartError", "Envelope",
+           "check_timeout", "settle", "begin"]
 
 Envelope = tuple  # (message, reply or None, asking actor's name or None, (sender, label) or None)
 """A message in a mailbox: what was sent, where its answer goes, who asked, what to report."""
@@ -31,10 +29,6 @@ _get_running_loop = asyncio._get_running_loop  # C function: None outside a loop
 
 class ActorDeadError(RuntimeError):
     """The actor has stopped (or died): it takes no more messages and answers none."""
-
-
-class ActorDeadlockError(RuntimeError):
-    """Actors wait for each other's answers in a cycle, so none of them can ever go on."""
 
 
 class ActorStartError(RuntimeError):
@@ -85,116 +79,6 @@ class Actor:
         """
 
 
-class Mailbox(Protocol):
-    """What the waits-for bookkeeping needs to know of an actor (a backend's cell)."""
-
-    name: str
-    key: object
-    loop: asyncio.AbstractEventLoop | None
-
-    def asked_by(self, name: str) -> bool:
-        """Whether a message asked by actor ``name`` is waiting in this actor's mailbox."""
-
-
-_CURRENT: contextvars.ContextVar[Mailbox | None] = contextvars.ContextVar(
-    "conclab_actor", default=None)
-current = _CURRENT.get
-"""The actor whose hook is running in this thread or task (its cell), or None."""
-
-# Who waits for whose answer, within this process: waiter's key -> (target's key, name).
-# Only actors are recorded (a plain thread or task waiting is never part of a cycle).
-_WAITING: dict[object, tuple[object, str]] = {}
-
-
-def _cycle(me: Mailbox, key: object, name: str) -> list[str]:
-    """The names along the wait from ``me`` through ``key`` back to ``me``, or [] if none."""
-    names, seen = [me.name, name], {id(key)}
-    while key is not me.key:
-        nxt = _WAITING.get(key)
-        if nxt is None or id(nxt[0]) in seen:
-            return []
-        key, name = nxt
-        seen.add(id(key))
-        names.append(name)
-    return names
-
-
-@contextmanager
-def _waiting_for(target: ActorRef, call: str) -> Iterator[None]:
-    """Record that the current actor waits for ``target``'s answer; refuse a certain deadlock."""
-    me = _CURRENT.get()
-    if me is None:
-        yield
-        return
-    cycle = _cycle(me, target._key, target.name)
-    if cycle:
-        raise ActorDeadlockError(
-            f"{' -> '.join(map(repr, cycle))}: actor {me.name!r} would wait in {call} for "
-            f"{target.name!r}, which waits (maybe through others) for {me.name!r}: actors "
-            f"asking each other synchronously deadlock; let one of them answer by tell "
-            f"(pass self.ref in the message) instead of asking")
-    _WAITING[me.key] = (target._key, target.name)
-    try:
-        yield
-    finally:
-        _WAITING.pop(me.key, None)
-
-
-def _no_answer(target: ActorRef, timeout: float | None) -> str:
-    """Why an answer did not come in time, naming the cycle if one is in sight."""
-    text = f"no answer from actor {target.name!r} within {timeout} s"
-    me = _CURRENT.get()
-    if me is not None:
-        cycle = _cycle(me, target._key, target.name)
-        if cycle:
-            return f"{text}: {' -> '.join(map(repr, cycle))} wait for each other (a deadlock)"
-        if me.asked_by(target.name):
-            return (f"{text}: {me.name!r} -> {target.name!r} -> {me.name!r}: {target.name!r} "
-                    f"asked {me.name!r} something meanwhile, and {me.name!r} cannot answer "
-                    f"while it waits (a deadlock); answer one way by tell instead")
-    return (f"{text}; it may be busy, or stopped, or waiting for an answer from an actor that "
-            f"waits for this one; wait longer, or check it with repr(ref)")
-
-
-class Answer(concurrent.futures.Future):  # type: ignore[type-arg]
-    """The ``concurrent.futures.Future`` that ``ask`` returns, resolved with the answer.
-
-    ``result(timeout)`` waits as ``Future.result`` does, but knows who waits for whom: an actor
-    that would wait for an actor that waits for it gets ``ActorDeadlockError`` at once; a wait
-    that times out raises ``TimeoutError`` naming the actor (and the cycle, if one is in
-    sight); waiting on the very loop the answering actor needs raises ``RuntimeError``.
-    """
-
-    def __init__(self, target: ActorRef) -> None:
-        super().__init__()
-        self._target = target
-
-    def result(self, timeout: float | None = None) -> Any:
-        """The answer, waiting up to ``timeout`` seconds (None: as long as it takes).
-
-        Raises:
-            TimeoutError: if no answer came in time (the message says from whom, and why).
-            ActorDeadlockError: if the waiting actor is part of a cycle of waits.
-            ActorDeadError: if the actor stopped or died before answering.
-            RuntimeError: if called on the event loop the asyncio actor runs on.
-            Exception: whatever ``on_receive`` raised, re-raised here.
-        """
-        if self.done():
-            return super().result(0)
-        target = self._target
-        if target._loop is not None and target._loop is _get_running_loop():
-            raise RuntimeError(f"ask(...).result() would block the event loop that actor "
-                               f"{target.name!r} runs on, so it could never answer; use "
-                               f"`await ref.ask_async(message)` on this loop")
-        with _waiting_for(target, "ask(...).result()"):
-            try:
-                return super().result(timeout)
-            except TimeoutError:
-                if self.done():  # the actor's own TimeoutError, re-raised: not ours to rename
-                    raise
-                raise TimeoutError(_no_answer(target, timeout)) from None
-
-
 def check_timeout(timeout: Any, call: str) -> None:
     """Raise if ``timeout`` is neither None nor a number of seconds >= 0."""
     try:
@@ -228,12 +112,10 @@ def _resolve(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
 def settle(reply: Any, ok: bool, value: Any) -> None:
     """Deliver an outcome from any thread: to an ``Answer``, an asyncio future, a remote asker."""
     if type(reply) is Answer:
-        if reply.done():  # failed by stop(immediate=True) while the actor was busy with it
-            return
-        if ok:
-            reply.set_result(value)
-        else:
-            reply.set_exception(value)
+        try:
+            reply._settle(ok, value)
+        except concurrent.futures.InvalidStateError:
+            pass  # failed by stop(immediate=True) while the actor had it, or cancelled
     elif isinstance(reply, asyncio.Future):
         loop = reply.get_loop()
         if loop is _get_running_loop():
@@ -268,6 +150,8 @@ class ActorRef:
     _observer: Observer | None = None
 
     def tell(self, message: Any, *, block: bool = True, timeout: float | None = None) -> None:
+        # tell, ask and ask_async are written out rather than sharing a helper: they run once
+        # per message, and the benchmarks hold them against bare queue ping-pongs.
         """Send ``message`` and return at once; no answer comes back.
 
         Args:
@@ -282,7 +166,9 @@ class ActorRef:
         """
         if timeout is not None:
             check_timeout(timeout, "tell()")
-        self._post((message, None, _asker(), self._note(message)), block, timeout)
+        me = _CURRENT.get()
+        self._post((message, None, None if me is None else me.name,
+                    None if self._observer is None else self._note(message)), block, timeout)
 
     def ask(self, message: Any, *, timeout: float | None = None) -> Answer:
         """Send ``message``; return a future that the actor resolves with its answer.
@@ -300,7 +186,9 @@ class ActorRef:
         if timeout is not None:
             check_timeout(timeout, "ask()")
         answer = Answer(self)
-        self._post((message, answer, _asker(), self._note(message)), True, timeout)
+        me = _CURRENT.get()
+        self._post((message, answer, None if me is None else me.name,
+                    None if self._observer is None else self._note(message)), True, timeout)
         return answer
 
     async def ask_async(self, message: Any) -> Any:
@@ -320,8 +208,14 @@ class ActorRef:
             raise RuntimeError(f"ask_async() must be awaited in an event loop; from plain "
                                f"threaded code use ref.ask(message).result(timeout)")
         fut = loop.create_future()
-        await self._post_async((message, fut, _asker(), self._note(message)))
-        with _waiting_for(self, "await ask_async()"):
+        me = _CURRENT.get()
+        envelope = (message, fut, None if me is None else me.name,
+                    None if self._observer is None else self._note(message))
+        if not self._try_post(envelope):
+            await self._post_async(envelope)
+        if me is None:
+            return await fut
+        with waiting_for(me, self, "await ask_async()"):
             return await fut
 
     def stop(self, immediate: bool = False) -> None:
@@ -376,17 +270,19 @@ class ActorRef:
 
     def _note(self, message: Any) -> tuple[str, str] | None:
         """Report a send to the observer; the (sender, label) the receive will repeat."""
-        observer = self._observer
-        if observer is None:
-            return None
         sender, label = worker_name(), reprlib.repr(message)
-        observer.event("send", clock(), sender, self.name, label)
+        assert self._observer is not None
+        self._observer.event("send", clock(), sender, self.name, label)
         return sender, label
 
     # -- what a backend implements ---------------------------------------------------------
 
     def _post(self, envelope: Envelope, block: bool, timeout: float | None) -> None:
         """Put ``envelope`` in the mailbox (raise ``queue.Full`` or ``ActorDeadError``)."""
+        raise NotImplementedError
+
+    def _try_post(self, envelope: Envelope) -> bool:
+        """Put ``envelope`` in the mailbox if that needs no wait; whether it did."""
         raise NotImplementedError
 
     async def _post_async(self, envelope: Envelope) -> None:
@@ -411,9 +307,3 @@ class ActorRef:
 
 
 _EXIT_TIMEOUT = 30.0  # seconds a `with` block waits for its actor to finish its mailbox
-
-
-def _asker() -> str | None:
-    """The name of the actor that sends from here, if the sender is an actor."""
-    me = _CURRENT.get()
-    return None if me is None else me.name

@@ -20,8 +20,8 @@ from typing import Any
 
 from conclab.hooks import Observer, clock
 from conclab.queues import BridgeQueue, ShutDown, QueueShutDown, as_worker
-from conclab.actors._base import (Actor, ActorDeadError, ActorRef, Envelope, _CURRENT, begin,
-                                  settle)
+from conclab.actors._answer import _CURRENT
+from conclab.actors._base import Actor, ActorDeadError, ActorRef, Envelope, begin, settle
 
 __all__ = ["Cell"]
 
@@ -148,7 +148,9 @@ class Cell:
     def serve_sync(self) -> None:
         """Handle messages one at a time until stopped or failed, then end; in this thread."""
         assert self.actor is not None
-        get, receive, call = self.mailbox.sync_q.get, self.actor.on_receive, self._call
+        get, receive, decode = self.mailbox.sync_q.get, self.actor.on_receive, self.decode
+        if inspect.iscoroutinefunction(receive):
+            receive = self._on_own_loop(receive)
         with self._as_actor():
             try:
                 while True:
@@ -159,8 +161,7 @@ class Cell:
                     if not self._take(env):
                         continue
                     try:
-                        value = call(receive, env[0] if self.decode is None
-                                     else self.decode(env[0]))
+                        value = receive(env[0] if decode is None else decode(env[0]))
                     except Exception as exc:
                         if not self._done(env, False, exc):
                             self._call_hook("on_failure", exc)
@@ -171,6 +172,12 @@ class Cell:
                     self._call_hook("on_stop")
             finally:
                 self._end()
+
+    def _on_own_loop(self, hook: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """``hook`` (an ``async def``) as a plain call that runs it on this cell's own loop."""
+        def run(message: Any) -> Any:
+            return self._call(hook, message)
+        return run
 
     # -- the life, as a task (asyncio backend) -----------------------------------------------
 
@@ -227,7 +234,7 @@ class Cell:
                         continue
                     try:
                         value = receive(env[0])
-                        if asynchronous or inspect.isawaitable(value):
+                        if asynchronous:
                             value = await value
                     except Exception as exc:
                         if not self._done(env, False, exc):

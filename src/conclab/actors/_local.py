@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import queue
 import threading
 import weakref
 from typing import Any
@@ -43,7 +44,7 @@ class LocalRef(ActorRef):
 
     def _post(self, envelope: Envelope, block: bool, timeout: float | None) -> None:
         cell = self._cell
-        if (block and self._blocking_loop is not None and cell.mailbox.full()
+        if (self._blocking_loop is not None and block and cell.mailbox.full()
                 and self._blocking_loop is _get_running_loop()):
             raise RuntimeError(f"the mailbox of actor {self.name!r} is full, and waiting for "
                                f"room here would block the loop the actor needs to make "
@@ -53,14 +54,21 @@ class LocalRef(ActorRef):
         except ShutDown:
             raise cell.dead() from None
 
+    def _try_post(self, envelope: Envelope) -> bool:
+        cell = self._cell
+        try:
+            cell.put(envelope, False)
+        except queue.Full:
+            return False
+        except ShutDown:
+            raise cell.dead() from None
+        return True
+
     async def _post_async(self, envelope: Envelope) -> None:
         cell = self._cell
         try:
-            if cell.mailbox.maxsize <= 0:
-                cell.put(envelope, False)  # never waits
-            else:
-                await cell.mailbox.async_q.put(envelope)
-        except (ShutDown, QueueShutDown):
+            await cell.mailbox.async_q.put(envelope)
+        except QueueShutDown:
             raise cell.dead() from None
 
     def _stop(self, immediate: bool) -> None:

@@ -27,8 +27,8 @@ from typing import Any
 from conclab import lifecycle
 from conclab.hooks import Observer, clock
 from conclab.queues._common import worker_name
-from conclab.actors._base import (Actor, ActorDeadError, ActorRef, ActorStartError, Envelope,
-                                  current)
+from conclab.actors._answer import current
+from conclab.actors._base import Actor, ActorDeadError, ActorRef, ActorStartError, Envelope
 from conclab.actors._cell import Cell
 from conclab.actors._wire import (Exchange, Gate, dumps, existing_link, link_to, loads)
 
@@ -136,6 +136,15 @@ class ProcessRef(ActorRef):
             if not self._gate.acquire(block, timeout, dead):
                 raise queue.Full
         link.post(payload, asker, note, reply)
+
+    def _try_post(self, envelope: Envelope) -> bool:
+        message, reply, asker, note = envelope
+        payload = _pickled(message, self.name)
+        link = self._link()
+        if self._gate is not None and not self._gate.acquire(False, None):
+            return False
+        link.post(payload, asker, note, reply)
+        return True
 
     async def _post_async(self, envelope: Envelope) -> None:
         message, reply, asker, note = envelope
