@@ -25,6 +25,7 @@ Envelope = tuple  # (message, reply or None, asking actor's name or None, (sende
 """A message in a mailbox: what was sent, where its answer goes, who asked, what to report."""
 
 _get_running_loop = asyncio._get_running_loop  # C function: None outside a loop, no exception
+_LoopFuture = asyncio.futures._CFuture  # what loop.create_future() makes (the C future)
 
 
 class ActorDeadError(RuntimeError):
@@ -93,10 +94,11 @@ def check_timeout(timeout: Any, call: str) -> None:
 
 def begin(reply: Any) -> bool:
     """Mark an ask as under way; False if its asker cancelled it first (skip the message)."""
-    if type(reply) is Answer:
-        return reply.set_running_or_notify_cancel()
-    if isinstance(reply, asyncio.Future):
+    kind = type(reply)
+    if kind is _LoopFuture or kind is asyncio.Future:
         return not reply.done()
+    if kind is Answer:
+        return reply.set_running_or_notify_cancel()
     return True
 
 
@@ -111,7 +113,14 @@ def _resolve(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
 
 def settle(reply: Any, ok: bool, value: Any) -> None:
     """Deliver an outcome from any thread: to an ``Answer``, an asyncio future, a remote asker."""
-    if type(reply) is Answer:
+    kind = type(reply)
+    if (kind is _LoopFuture or kind is asyncio.Future) and reply.get_loop() is _get_running_loop():
+        if not reply.done():  # its awaiting task may have been cancelled meanwhile
+            if ok:
+                reply.set_result(value)
+            else:
+                reply.set_exception(value)
+    elif kind is Answer:
         try:
             reply._settle(ok, value)
         except concurrent.futures.InvalidStateError:

@@ -21,7 +21,8 @@ from typing import Any
 from conclab.hooks import Observer, clock
 from conclab.queues import BridgeQueue, ShutDown, QueueShutDown, as_worker
 from conclab.actors._answer import _CURRENT
-from conclab.actors._base import Actor, ActorDeadError, ActorRef, Envelope, begin, settle
+from conclab.actors._base import (Actor, ActorDeadError, ActorRef, Envelope, _LoopFuture, begin,
+                                  settle)
 
 __all__ = ["Cell"]
 
@@ -258,12 +259,15 @@ class Cell:
             if reply is not None:
                 settle(reply, False, self.dead("stopped before handling this message"))
             return False
-        if reply is not None and not begin(reply):
-            return False  # its asker cancelled it before we got to it
+        if reply is None:
+            self.busy_asker = None
+        else:
+            if not (not reply.done() if type(reply) is _LoopFuture else begin(reply)):
+                return False  # its asker cancelled it before we got to it
+            self.busy_asker = env[2]
         if self.observer is not None:
             self._started_at = self._report_receive(env)
         self.busy_with = env[0]
-        self.busy_asker = env[2] if reply is not None else None
         return True
 
     def _done(self, env: Envelope, ok: bool, value: Any) -> bool:
@@ -275,7 +279,12 @@ class Cell:
             self.observer.span(self.name, "run", self._started_at, clock(), label)
         reply = env[1]
         if reply is not None:
-            settle(reply, ok, value)
+            if (type(reply) is _LoopFuture and reply.get_loop() is self.loop
+                    and self.loop is not None and not reply.done()):
+                # an asker on the actor's own loop: resolve directly, as settle() would
+                (reply.set_result if ok else reply.set_exception)(value)
+            else:
+                settle(reply, ok, value)
             return True
         if ok:
             return True
