@@ -14,7 +14,6 @@ import os
 import queue
 import signal
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -104,7 +103,7 @@ class Recorder:
         self.events: list[tuple[Any, ...]] = []
         self.spans: list[tuple[Any, ...]] = []
 
-    def event(self, kind: str, time: float, sender: str, receiver: str, label: str = "") -> None:
+    def event(self, kind: str, at: float, sender: str, receiver: str, label: str = "") -> None:
         with self.lock:
             self.events.append((kind, sender, receiver, label))
 
@@ -315,6 +314,20 @@ def test_process_refs_cross_processes_and_what_cannot_be_pickled_fails_clearly(
         assert a.ask(("echo", 1)).result(T) == 1
 
 
+def test_a_process_actor_listens_only_on_a_unix_socket_and_refuses_a_caller_without_the_key(
+) -> None:
+    from multiprocessing import AuthenticationError
+    from multiprocessing.connection import Client
+
+    with spawn(Probe, backend="process") as probe:
+        address = probe.address
+        assert isinstance(address, str) and os.path.exists(address)  # a path: no TCP port
+        assert oct(os.stat(os.path.dirname(address)).st_mode & 0o777) == "0o700"
+        with pytest.raises(AuthenticationError):
+            Client(address, family="AF_UNIX", authkey=b"not the family's key")
+        assert probe.ask(("echo", 1)).result(T) == 1  # and it still serves the family
+
+
 def test_a_killed_process_actor_fails_its_pending_and_later_asks(start_method: str) -> None:
     ctx = lifecycle.get_context(start_method)
     journal, gate = ctx.Queue(), ctx.Event()
@@ -441,3 +454,31 @@ def test_a_process_actor_class_the_child_cannot_import_is_refused_clearly() -> N
 
     with pytest.raises(TypeError, match="cannot be pickled for a spawn child.*module level"):
         spawn(Local, backend="process", method="spawn")
+
+
+def test_an_answer_works_wherever_a_concurrent_future_does() -> None:
+    gate = threading.Event()
+    with spawn(Probe, kwargs={"gate": gate}) as probe:
+        answers = [probe.ask(("echo", i)) for i in range(3)]
+        done, not_done = concurrent.futures.wait(answers, timeout=T)
+        assert (len(done), not_done) == (3, set())
+        called: list[Any] = []
+        answers[0].add_done_callback(lambda f: called.append(f.result()))
+        assert called == [0]  # already done: called at once
+        later = [probe.ask(("echo", i)) for i in (3, 4)]
+        assert sorted(f.result() for f in concurrent.futures.as_completed(later, T)) == [3, 4]
+
+        async def wrapped() -> Any:
+            return await asyncio.wrap_future(probe.ask(("echo", 5)))
+
+        assert lifecycle.run_in_fresh_loop(wrapped, timeout=T).result == 5
+        probe.tell(("wait",))  # hold the actor, so the next ask is still pending
+        pending, skipped = probe.ask(("echo", 6)), probe.ask(("echo", 7))
+        assert skipped.cancel() and skipped.cancelled()
+        with pytest.raises(concurrent.futures.CancelledError):
+            skipped.result(T)
+        with pytest.raises(TimeoutError, match="no answer from actor .* within 0.01 s"):
+            pending.result(0.01)
+        gate.set()
+        assert pending.result(T) == 6 and pending.exception(T) is None
+        assert probe.ask(("seen",)).result(T) == [0, 1, 2, 3, 4, 5, 6]  # 7 was skipped

@@ -214,8 +214,8 @@ class ActorRef:
         """
         loop = _get_running_loop()
         if loop is None:
-            raise RuntimeError(f"ask_async() must be awaited in an event loop; from plain "
-                               f"threaded code use ref.ask(message).result(timeout)")
+            raise RuntimeError("ask_async() must be awaited in an event loop; from plain "
+                               "threaded code use ref.ask(message).result(timeout)")
         fut = loop.create_future()
         me = _CURRENT.get()
         envelope = (message, fut, None if me is None else me.name,

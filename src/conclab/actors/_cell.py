@@ -5,6 +5,9 @@ the actor takes from it in a thread or, on the asyncio backend, as a task) and i
 thread backend and a process actor's child run ``live_sync`` in a thread; the asyncio backend
 runs ``live_async`` as a task. Both take one envelope at a time and share every rule through
 ``_take`` (before a message) and ``_done`` (after it), so the semantics cannot drift apart.
+
+At ~360 lines it is over the package's ~300: the life in a thread and the life as a task are
+two spellings of one loop, and belong beside the rules they share rather than in two files.
 """
 
 from __future__ import annotations

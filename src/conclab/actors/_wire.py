@@ -12,34 +12,29 @@
 3. A message is pickled by the sender, on its own, before it is framed: a message that cannot
    be pickled fails in the caller's thread and never reaches the actor. The child unpickles it
    in the actor's thread, as part of handling it.
-4. A bounded mailbox is a ``Gate``: a named pipe holding one byte per free slot (the trick
-   of ``make``'s jobserver). A sender takes a byte before it sends, the actor gives one back
-   for each message it takes, so every process sees the same bound, blocking or not, and a
-   coroutine awaits room with ``add_reader``.
+4. A bounded mailbox is a ``Gate`` (``_gate``): a named pipe of tokens, one per free slot.
 
 After a fork, the child drops the parent's links (their threads did not come along).
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 import pickle
-import select
 import socket
 import threading
-import time
 import traceback
 import weakref
-from multiprocessing import AuthenticationError, current_process, util
+from multiprocessing import AuthenticationError, current_process
 from multiprocessing.connection import Client, Connection, Listener
 from typing import Any
 
 from conclab.queues import ShutDown
 from conclab.actors._base import ActorDeadError, settle
 
-__all__ = ["TELL", "ASK", "STOP", "Link", "link_to", "Exchange", "Gate", "dumps"]
+__all__ = ["TELL", "ASK", "STOP", "Link", "link_to", "existing_link", "Exchange", "RemoteReply",
+           "dumps", "loads"]
 
 TELL, ASK, STOP, ANSWER, DEAD = range(5)  # frame kinds
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
@@ -317,91 +312,3 @@ class Exchange:
 
 
 _EXCHANGES: weakref.WeakSet[Exchange] = weakref.WeakSet()
-
-
-class Gate:
-    """The room in a process actor's bounded mailbox, shared by every process that sends to it.
-
-    A named pipe (FIFO, mode 0600, in the spawner's private temporary folder) holds one byte
-    per free slot: ``acquire`` takes a byte, the actor's ``release`` puts one back for each
-    message it takes. It pickles as its path.
-    """
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._fd: int | None = None
-
-    @classmethod
-    def create(cls, maxsize: int) -> Gate:
-        """A new gate with ``maxsize`` free slots."""
-        path = os.path.join(util.get_temp_dir(), f"actor-gate-{os.getpid()}-{next(_GATES)}")
-        os.mkfifo(path, 0o600)
-        gate = cls(path)
-        os.write(gate.fd, b"x" * maxsize)
-        return gate
-
-    @property
-    def fd(self) -> int:
-        """This process's descriptor of the pipe (read and write, non-blocking)."""
-        if self._fd is None:
-            # O_RDWR: opening a FIFO for reading alone would wait for a writer (Linux, macOS).
-            self._fd = os.open(self.path, os.O_RDWR | os.O_NONBLOCK)
-        return self._fd
-
-    def acquire(self, block: bool, timeout: float | None, dead: Any = None) -> bool:
-        """Take a free slot, waiting up to ``timeout`` s if ``block``; whether one was taken.
-
-        ``dead()`` is checked every half second while waiting: if it raises, so does this.
-        """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            try:
-                os.read(self.fd, 1)
-                return True
-            except BlockingIOError:
-                pass
-            if not block:
-                return False
-            left = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
-            if left <= 0:
-                return False
-            select.select([self.fd], [], [], left)
-            if dead is not None:
-                dead()
-
-    async def acquire_async(self) -> None:
-        """Take a free slot, awaiting one without blocking the loop."""
-        loop = asyncio.get_running_loop()
-        fd = os.open(self.path, os.O_RDWR | os.O_NONBLOCK)  # its own: add_reader is per fd
-        try:
-            while True:
-                try:
-                    os.read(fd, 1)
-                    return
-                except BlockingIOError:
-                    pass
-                readable = loop.create_future()
-                loop.add_reader(fd, lambda: readable.done() or readable.set_result(None))
-                try:
-                    await readable
-                finally:
-                    loop.remove_reader(fd)
-        finally:
-            os.close(fd)
-
-    def release(self) -> None:
-        """Give one slot back."""
-        os.write(self.fd, b"x")
-
-    def open_wide(self) -> None:
-        """Let every waiting sender through (the actor is gone: they will learn it next)."""
-        try:
-            os.write(self.fd, b"x" * 4096)
-        except (BlockingIOError, OSError):
-            pass
-
-    def __reduce__(self) -> Any:
-        return Gate, (self.path,)
-
-
-_GATES = itertools.count(1)

@@ -143,48 +143,53 @@ def _thread_vs_pykka(n: int) -> Result:
                    ">= 1.3")
 
 
-def _asyncio_vs_queue(n: int) -> Result:
-    async def main() -> tuple[list[float], list[float]]:
-        inbox: asyncio.Queue[Any] = asyncio.Queue()
-        outbox: asyncio.Queue[Any] = asyncio.Queue()
+async def _interleaved_async(ours: Any, theirs: Any, n: int) -> tuple[list[float], list[float]]:
+    """``_interleaved`` for two coroutine functions ``k -> seconds`` on the running loop."""
+    chunk = max(1, n // CHUNKS)
+    rates: tuple[list[float], list[float]] = ([], [])
+    for _ in range(REPEATS):
+        seconds = [0.0, 0.0]
+        for c in range(CHUNKS):
+            for side in ((0, 1) if c % 2 == 0 else (1, 0)):
+                seconds[side] += await (ours, theirs)[side](chunk)
+        for side in (0, 1):
+            rates[side].append(chunk * CHUNKS / seconds[side])
+    return rates
 
-        async def echo() -> None:
-            while (item := await inbox.get()) is not None:
-                outbox.put_nowait(item)
 
-        task = asyncio.create_task(echo())
-        ref = spawn(Echo, backend="asyncio", loop=asyncio.get_running_loop())
-        rates: tuple[list[float], list[float]] = ([], [])
-        chunk = max(1, n // CHUNKS)
+async def _asyncio_pair(n: int) -> tuple[list[float], list[float]]:
+    """On the running loop: an asyncio actor's asks against an asyncio.Queue ping-pong."""
+    inbox: asyncio.Queue[Any] = asyncio.Queue()
+    outbox: asyncio.Queue[Any] = asyncio.Queue()
 
-        async def ours(k: int) -> float:
-            ask, start = ref.ask_async, time.perf_counter()
-            for i in range(k):
-                await ask(i)
-            return time.perf_counter() - start
+    async def echo() -> None:
+        while (item := await inbox.get()) is not None:
+            outbox.put_nowait(item)
 
-        async def theirs(k: int) -> float:
-            put, get, start = inbox.put_nowait, outbox.get, time.perf_counter()
-            for i in range(k):
-                put(i)
-                await get()
-            return time.perf_counter() - start
+    async def ours(k: int) -> float:
+        ask, start = ref.ask_async, time.perf_counter()
+        for i in range(k):
+            await ask(i)
+        return time.perf_counter() - start
 
+    async def theirs(k: int) -> float:
+        put, get, start = inbox.put_nowait, outbox.get, time.perf_counter()
+        for i in range(k):
+            put(i)
+            await get()
+        return time.perf_counter() - start
+
+    task = asyncio.create_task(echo())
+    async with spawn(Echo, backend="asyncio", loop=asyncio.get_running_loop()) as ref:
         async with asyncio.timeout(TIMEOUT * REPEATS):
-            for _ in range(REPEATS):
-                seconds = [0.0, 0.0]
-                for c in range(CHUNKS):
-                    for side in ((0, 1) if c % 2 == 0 else (1, 0)):
-                        seconds[side] += await (ours, theirs)[side](chunk)
-                for side in (0, 1):
-                    rates[side].append(chunk * CHUNKS / seconds[side])
-            inbox.put_nowait(None)
-            await task
-            async with ref:
-                pass
-        return rates
+            rates = await _interleaved_async(ours, theirs, n)
+    inbox.put_nowait(None)
+    await task
+    return rates
 
-    rates = lifecycle.run_in_fresh_loop(main, timeout=TIMEOUT * REPEATS).result
+
+def _asyncio_vs_queue(n: int) -> Result:
+    rates = lifecycle.run_in_fresh_loop(_asyncio_pair, n, timeout=TIMEOUT * REPEATS).result
     return _result("actor.asyncio.ask_vs_asyncio_queue_pingpong", rates,
                    "two asyncio.Queue and an echo task, one loop (round trips/s)", ">= 1.0")
 
