@@ -2,8 +2,8 @@
 
 A cell holds the ``Actor`` instance, its mailbox (a ``BridgeQueue``: threads put into it, and
 the actor takes from it in a thread or, on the asyncio backend, as a task) and its state. The
-thread backend and a process actor's child run ``live_sync`` in a thread; the asyncio backend
-runs ``live_async`` as a task. Both take one envelope at a time and share every rule through
+thread backend and a process actor's child run ``start_sync`` then ``serve_sync`` in a
+thread; the asyncio backend runs ``start_async`` then ``serve_async`` as a task. Both take one envelope at a time and share every rule through
 ``_take`` (before a message) and ``_done`` (after it), so the semantics cannot drift apart.
 
 At ~360 lines it is over the package's ~300: the life in a thread and the life as a task are

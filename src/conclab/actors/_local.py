@@ -203,6 +203,8 @@ def _forked() -> None:
         dead: BridgeQueue[Envelope] = BridgeQueue()
         dead.shutdown()
         cell.mailbox, cell.put = dead, dead.sync_q.put
+        cell.stopped = threading.Event()  # the parent's may be mid-use: a fresh one, set
+        cell.stopped.set()
         cell.reason = (f"it lives in process {pid}, and this is a copy made by fork; pass "
                        f"refs of process actors to children instead")
 
