@@ -164,6 +164,21 @@ def test_switch_interval_is_restored_after_the_block_even_on_error() -> None:
         assert inside == before
 
 
+def test_switch_interval_restores_the_very_same_interval() -> None:
+    # 1e-4 reads back as 9.999999999999999e-05; setting that again would give 99 us.
+    before = sys.getswitchinterval()
+    try:
+        for micro in (100, 3, 5000, 12_345):
+            sys.setswitchinterval(micro / 1e6)
+            start = sys.getswitchinterval()
+            with switch_interval(start / 5):
+                pass
+            hammer(LockedCounter, threads=1, increments=1, interval=1e-6)
+            assert sys.getswitchinterval() == start, micro
+    finally:
+        sys.setswitchinterval(before)
+
+
 def test_slot_hands_values_over_in_order() -> None:
     slot: Slot[int] = Slot()
     producer = threading.Thread(target=lambda: [slot.put(i, WAIT) for i in range(5)])
@@ -358,6 +373,15 @@ def test_run_together_starts_all_at_once_and_returns_the_errors() -> None:
         both_in.wait(WAIT)
 
     assert sharing.run_together(meet, meet) == []
+    # No call starts before every thread is alive: the first call sees the second thread.
+    seen, looked = [], threading.Event()
+
+    def look() -> None:
+        seen.extend(t.name for t in threading.enumerate() if t.name.startswith("together-"))
+        looked.set()
+
+    assert sharing.run_together(look, lambda: looked.wait(WAIT)) == []
+    assert sorted(seen) == ["together-0", "together-1"]
     assert [type(e) for e in sharing.run_together(lambda: None, lambda: 1 / 0)] == [
         ZeroDivisionError]
     release = threading.Event()

@@ -163,7 +163,17 @@ def switch_interval(seconds: float | None) -> Iterator[float]:
     try:
         yield sys.getswitchinterval()
     finally:
-        sys.setswitchinterval(old)
+        _restore_interval(old)
+
+
+def _restore_interval(seconds: float) -> None:
+    """Set the switch interval back to a value read from ``sys.getswitchinterval()``, exactly."""
+    # CPython keeps the interval in whole microseconds: it stores int(1e6 * seconds) and reads
+    # it back as 1e-6 * microseconds. So 1e-4 reads back as 9.999999999999999e-05, and setting
+    # that again would truncate to 99 us: a plain save-and-restore drifts. Aiming half a
+    # microsecond above the count lands on it whichever way the float rounds.
+    micro = round(seconds * 1e6)
+    sys.setswitchinterval((micro + 0.5) * 1e-6 if micro >= 1 else seconds)
 
 
 def hammer(make_counter: Callable[[], Counter], *, threads: int = 2, increments: int = 5_000,
