@@ -8,12 +8,13 @@ run ``_children._child_serve``.
 
 from __future__ import annotations
 
-import multiprocessing
 import statistics
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
+
+from conclab import lifecycle
 
 from ._children import _start_child, _stop_children
 from ._memory import _memory_of
@@ -73,7 +74,7 @@ def _process_sweep(ctx: Any, plan: _Plan) -> _Sweep:
 
 def _process_probe(start_method: str, plan: _Plan) -> CostRow:
     """The row for processes started with ``start_method``: medians over every child seen."""
-    ctx = multiprocessing.get_context(start_method)
+    ctx = lifecycle.get_context(start_method)
     sweeps = [_process_sweep(ctx, plan) for _ in range(plan.sweeps)]
     count, limit = _median_count([(s.count, s.limit) for s in sweeps])
     if not any(s.uss for s in sweeps):
