@@ -1,4 +1,4 @@
-"""Shared fixtures: every test must leave nothing running."""
+"""Shared fixtures: every test must leave nothing running or open."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from conclab import lifecycle, testing
 
 @pytest.fixture(autouse=True)
 def _left_clean():
-    """Fail any test that leaves a child process, thread, pool or loop behind."""
+    """Fail any test that leaves a child process, thread, pool or loop running, or a file
+    descriptor, socket or /dev/shm segment open."""
     baseline = testing.snapshot()
     yield
     testing.assert_clean(baseline)
