@@ -1,4 +1,5 @@
-"""conclab.testing: open descriptors, sockets and /dev/shm entries are leftovers too.
+"""conclab.testing: open descriptors, sockets and /dev/shm entries are leftovers too, and
+nothing may listen beyond loopback.
 
 Each leak test takes its own baseline, leaks one thing, sees ``assert_clean`` name it, then
 closes it and sees ``assert_clean`` pass. The autouse fixture in ``conftest.py`` checks again
@@ -131,6 +132,113 @@ def test_assert_clean_refuses_a_baseline_that_is_not_a_snapshot_and_a_bad_timeou
         testing.assert_clean(frozenset())
     with pytest.raises(ValueError, match="not nan"):
         testing.assert_clean(timeout=float("nan"))
+
+
+# -- nothing listens beyond loopback ------------------------------------------------------------
+
+def _udp(host: str) -> socket.socket:
+    """A UDP socket bound to ``host`` on a port the OS picks."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    sock.bind((host, 0))
+    return sock
+
+
+def _tcp_server(host: str) -> socket.socket:
+    """A TCP socket listening on ``host`` on a port the OS picks."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.bind((host, 0))
+    sock.listen()
+    return sock
+
+
+def _has_ipv6_loopback() -> bool:
+    """True if ::1 can be bound here (containers often turn IPv6 off)."""
+    try:
+        _udp("::1").close()
+    except OSError:
+        return False
+    return True
+
+
+def test_a_server_on_every_interface_fails_the_loopback_check(loopback_only) -> None:
+    exposed = _tcp_server("0.0.0.0")
+    try:
+        port = exposed.getsockname()[1]
+        with pytest.raises(AssertionError) as caught:
+            loopback_only()
+        caught.match(rf"pid {os.getpid()} \([^)]+\): TCP 0\.0\.0\.0:{port}")
+        caught.match(r"bind 127\.0\.0\.1 or ::1 instead")
+    finally:
+        exposed.close()
+
+
+def test_a_udp_socket_on_every_interface_fails_too() -> None:
+    exposed = _udp("0.0.0.0")
+    try:
+        port = exposed.getsockname()[1]
+        with pytest.raises(AssertionError, match=rf"UDP 0\.0\.0\.0:{port}"):
+            testing.assert_loopback_only()
+    finally:
+        exposed.close()
+
+
+def test_loopback_servers_on_os_chosen_ports_pass(loopback_only) -> None:
+    hosts = ["127.0.0.1", *(["::1"] if _has_ipv6_loopback() else [])]
+    servers = [_tcp_server(h) for h in hosts] + [_udp(h) for h in hosts]
+    try:
+        seen = {(s.protocol, s.address, s.port) for s in loopback_only()}
+        for sock in servers:
+            protocol = "TCP" if sock.type == socket.SOCK_STREAM else "UDP"
+            address, port = sock.getsockname()[:2]
+            assert (protocol, address, port) in seen
+        assert all(s.loopback for s in testing.listening_sockets())
+    finally:
+        for sock in servers:
+            sock.close()
+
+
+def test_a_connected_client_is_not_a_listener() -> None:
+    with _tcp_server("127.0.0.1") as server, socket.create_connection(
+            server.getsockname(), timeout=10) as client:
+        accepted, _ = server.accept()
+        with accepted:
+            ports = {s.port for s in testing.listening_sockets()}
+            assert server.getsockname()[1] in ports
+            assert client.getsockname()[1] not in ports
+
+
+def listen_everywhere(ready, stop) -> None:  # module level: spawn and forkserver import it
+    """Child body: listen on every interface, send the port, wait until told to stop."""
+    with _tcp_server("0.0.0.0") as server, ready:
+        ready.send(server.getsockname()[1])
+        stop.wait(60)
+
+
+def test_a_child_listening_on_every_interface_is_named(start_method: str) -> None:
+    ctx = lifecycle.get_context(start_method)
+    (reader, writer), stop = ctx.Pipe(duplex=False), ctx.Event()
+    child = ctx.Process(target=listen_everywhere, args=(writer, stop))
+    child.start()
+    writer.close()
+    try:
+        assert reader.poll(60), "the child did not start listening"
+        port = reader.recv()  # sent once it listens
+        with pytest.raises(AssertionError, match=rf"pid {child.pid} .*: TCP 0\.0\.0\.0:{port}"):
+            testing.assert_loopback_only()
+    finally:
+        stop.set()
+        lifecycle.stop_processes([child])
+        reader.close()
+    testing.assert_loopback_only()
+
+
+@pytest.mark.parametrize("address, loopback", [
+    ("127.0.0.1", True), ("127.3.2.1", True), ("::1", True), ("::ffff:127.0.0.1", True),
+    ("0.0.0.0", False), ("::", False), ("10.0.0.5", False), ("fe80::1%eth0", False)])
+def test_which_addresses_count_as_loopback(address: str, loopback: bool) -> None:
+    assert testing.Listener(1, "p", "TCP", address, 80).loopback is loopback
 
 
 def test_the_readers_skip_what_cannot_be_read(monkeypatch) -> None:

@@ -35,10 +35,15 @@ close their descriptors only when the garbage collector runs, which the grace pe
 once. Dead children that nobody waited for (zombies) are reaped here rather than reported:
 they hold no resources but a PID.
 
+``listening_sockets()`` and ``assert_loopback_only()`` check the course's rule that servers
+listen on 127.0.0.1 or ::1 only; chapters that start a server call the latter in a cell.
+
 Platforms: descriptors and ``/dev/shm`` are read from ``/proc`` on Linux. Elsewhere the
 descriptor check sees only the files and sockets psutil can list (no pipes), and the
 ``/dev/shm`` check is skipped (macOS has no such directory; Windows has no descriptors to
-speak of).
+speak of). The listening-socket check works wherever psutil may read the connections of this
+process and its children (on macOS that may need elevated rights; what cannot be read is
+skipped).
 
 This module is longer than the ~300 lines the package aims at because each kind of leftover
 needs its own reading and its own exceptions for the interpreter's churn, and they are only
@@ -51,9 +56,11 @@ import asyncio
 import contextlib
 import functools
 import gc
+import ipaddress
 import multiprocessing
 import os
 import site
+import socket
 import sys
 import sysconfig
 import threading
@@ -65,7 +72,8 @@ import psutil
 
 from conclab.lifecycle import check_seconds
 
-__all__ = ["Snapshot", "snapshot", "leftovers", "assert_clean", "clean", "wait_blocked"]
+__all__ = ["Snapshot", "snapshot", "leftovers", "assert_clean", "clean", "wait_blocked",
+           "Listener", "listening_sockets", "assert_loopback_only"]
 
 # Command-line fragments of the helper processes multiprocessing starts once and keeps.
 _MP_INFRASTRUCTURE = ("multiprocessing.forkserver", "multiprocessing.resource_tracker",
@@ -498,6 +506,93 @@ class clean:
     def __exit__(self, *exc: object) -> None:
         if exc[0] is None:
             assert_clean(self.baseline)
+
+
+# --- nothing listens beyond loopback -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Listener:
+    """A socket that waits for others to reach it: a listening TCP socket or a bound UDP one.
+
+    Attributes:
+        pid: the process that holds it.
+        process: that process's name.
+        protocol: ``"TCP"`` or ``"UDP"``.
+        address: the local IP address it is bound to (``"0.0.0.0"`` and ``"::"`` mean every
+            interface).
+        port: the local port.
+    """
+
+    pid: int
+    process: str
+    protocol: str
+    address: str
+    port: int
+
+    @property
+    def loopback(self) -> bool:
+        """True when only this machine can reach it: 127.0.0.0/8 or ::1 (also IPv4-mapped)."""
+        try:
+            ip = ipaddress.ip_address(self.address.split("%", 1)[0])
+        except ValueError:
+            return False
+        mapped = getattr(ip, "ipv4_mapped", None)
+        return ip.is_loopback or (mapped is not None and mapped.is_loopback)
+
+    def __str__(self) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"pid {self.pid} ({self.process}): {self.protocol} {host}:{self.port}"
+
+
+def listening_sockets() -> list[Listener]:
+    """Every TCP socket listening and UDP socket bound, in this process and all its descendants.
+
+    A UDP socket counts when it has a local port and no fixed peer (it takes datagrams from
+    anyone). Processes that end, or whose sockets may not be read, while this looks are
+    skipped. In a notebook the list includes the kernel's own ZMQ sockets, which Jupyter binds
+    to 127.0.0.1 unless told otherwise.
+    """
+    me = psutil.Process()
+    found = []
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            name = proc.name()
+            conns = _connections(proc, "inet")
+        except (psutil.Error, OSError, NotImplementedError):
+            continue
+        for c in conns:
+            if not c.laddr or not c.laddr[1]:
+                continue  # not bound yet
+            if c.type == socket.SOCK_STREAM and c.status == psutil.CONN_LISTEN:
+                protocol = "TCP"
+            elif c.type == socket.SOCK_DGRAM and not c.raddr:
+                protocol = "UDP"
+            else:
+                continue
+            found.append(Listener(proc.pid, name, protocol, c.laddr[0], c.laddr[1]))
+    return sorted(found, key=lambda s: (s.pid, s.protocol, s.port))
+
+
+def assert_loopback_only() -> list[Listener]:
+    """Raise ``AssertionError`` if this process or a descendant listens beyond loopback.
+
+    The course's servers bind 127.0.0.1 (or ::1) on a port the OS picks, so that nothing on
+    the network can reach them. Call this in a cell (or a test) while the servers run.
+
+    Returns:
+        The listening sockets, all on loopback.
+
+    Raises:
+        AssertionError: naming each process, address and port that other machines could reach.
+    """
+    listening = listening_sockets()
+    exposed = [s for s in listening if not s.loopback]
+    if exposed:
+        raise AssertionError(
+            "listening beyond loopback (bind 127.0.0.1 or ::1 instead, e.g. "
+            "sock.bind((\"127.0.0.1\", 0)), or pass host=\"127.0.0.1\"):\n  "
+            + "\n  ".join(map(str, exposed)))
+    return listening
 
 
 _BASELINE = snapshot()
