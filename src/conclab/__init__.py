@@ -46,7 +46,11 @@ __version__ = "0.1.0"
 _interval = _os.environ.get("CONCLAB_SWITCH_INTERVAL", "").strip()
 if _interval:
     try:
-        _sys.setswitchinterval(float(_interval))
+        _seconds = float(_interval)
+        # sys.setswitchinterval accepts NaN, and then threads never switch on time at all.
+        if not 0 < _seconds < float("inf"):
+            raise ValueError(_interval)
+        _sys.setswitchinterval(_seconds)
     except ValueError as _exc:
         raise ValueError(f"CONCLAB_SWITCH_INTERVAL={_interval!r} is not a positive number of "
                          "seconds (try 0.005, the default, or 1e-6); unset it to keep the "

@@ -118,6 +118,10 @@ class Replay(Frames):
     def __init__(self, trace: Trace | Any, *, steps: int = 40) -> None:
         if not (isinstance(steps, int) and 1 <= steps <= 200):
             raise ValueError(f"steps must be an int from 1 to 200, not {steps!r}")
+        if isinstance(trace, (str, bytes)) or not (hasattr(trace, "spans")
+                                                   or isinstance(trace, (list, tuple))):
+            raise TypeError(f"Replay shows a recorded run: pass a Trace (or a list of spans), "
+                            f"not {trace!r}")
         self.trace = trace
         bounds = plots.extent(trace)
         self.origin, last = bounds if bounds else (0.0, 0.0)
