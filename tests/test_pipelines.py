@@ -8,6 +8,7 @@ for speed: that is for benchmarks.
 
 from __future__ import annotations
 
+import pickle
 import queue
 import threading
 from typing import Any
@@ -36,20 +37,22 @@ def _drain(q: Any) -> list[Any]:
     return out
 
 
-def test_answer_echoes_sizes_and_counts_exactly() -> None:
+def test_answer_echoes_unpickles_and_counts_exactly() -> None:
     echo = queue.Queue()
     pipelines.answer(_fed(1, "two", [3], None), echo, "echo")
     assert _drain(echo) == [1, "two", [3]]
     sizes = queue.Queue()
-    pipelines.answer(_fed(b"abc", [0] * 5, None), sizes, "size")
-    assert _drain(sizes) == [3, 5]
+    pipelines.answer(_fed(pickle.dumps(b"abc"), pickle.dumps([0] * 5), None), sizes, "unpickle")
+    answers = _drain(sizes)
+    assert [n for n, _ in answers] == [3, 5]
+    assert all(0 < seconds < T for _, seconds in answers)
     counts = queue.Queue()
     pipelines.answer(_fed(..., 1, 2, 3, ..., ..., 7, None), counts, "count")
     assert _drain(counts) == [0, 3, 0]  # the 7 after the last Ellipsis is never reported
 
 
 def test_answer_refuses_an_unknown_reply() -> None:
-    with pytest.raises(ValueError, match="'echo', 'size' or 'count'"):
+    with pytest.raises(ValueError, match="'echo', 'unpickle' or 'count'"):
         pipelines.answer(_fed(None), queue.Queue(), "shout")
 
 

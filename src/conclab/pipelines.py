@@ -5,7 +5,7 @@ fresh interpreter that imports the function by name), so every child that chapte
 runs one of the small functions here, and the hand-over timings that need a child or a loop
 of their own live here too. In a few sentences:
 
-1. Children: ``square_jobs`` (a ``JoinableQueue`` consumer), ``answer`` (echoes, sizes or
+1. Children: ``square_jobs`` (a ``JoinableQueue`` consumer), ``answer`` (echoes, unpickles or
    counts what it gets), ``put_and_return`` and ``put_items`` (the feeder-thread pitfall),
    and ``produce_then_shut_down`` (a ``ProcessQueue`` producer that ends the stream itself).
    Every ``get`` in a child has a timeout, so a child whose parent went away ends by itself.
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import pickle
 import queue
 import threading
 import time
@@ -78,18 +79,23 @@ def answer(inbox: Any, outbox: Any, reply: str) -> None:
 
     Args:
         inbox, outbox: ``multiprocessing`` queues.
-        reply: ``"echo"`` sends each item back as it came; ``"size"`` sends back ``len(item)``
-            only (so that a big item crosses once); ``"count"`` answers nothing per item and,
-            at each ``...`` (Ellipsis), sends how many items came since the last one.
+        reply: ``"echo"`` sends each item back as it came; ``"unpickle"`` takes each item as
+            the bytes of a pickle, unpickles it, and sends back only the object's ``len()``
+            and the seconds unpickling took (so a big item crosses once, and the sender can
+            tell the pickling apart from the rest of the crossing); ``"count"`` answers nothing
+            per item and, at each ``...`` (Ellipsis), sends how many items came since the
+            last one.
     """
-    if reply not in ("echo", "size", "count"):
-        raise ValueError(f"reply must be 'echo', 'size' or 'count', not {reply!r}")
+    if reply not in ("echo", "unpickle", "count"):
+        raise ValueError(f"reply must be 'echo', 'unpickle' or 'count', not {reply!r}")
     count = 0
     while (item := inbox.get(timeout=TIMEOUT)) is not None:
         if reply == "echo":
             outbox.put(item)
-        elif reply == "size":
-            outbox.put(len(item))
+        elif reply == "unpickle":
+            start = clock()
+            obj = pickle.loads(item)
+            outbox.put((len(obj), clock() - start))
         elif item is ...:
             outbox.put(count)
             count = 0
