@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from conclab import lifecycle, pipelines
+from conclab.pipelines import _timings
 from conclab.queues import ProcessQueue, ShutDown
 
 T = 10.0  # seconds: the bound on every wait in these tests
@@ -161,7 +162,7 @@ def test_process_stream_checks_the_count_it_gets_back() -> None:
         def feed(self) -> None:
             self.outbox.put(0)  # the warm-up's answer
             self.inbox.get()
-            while (item := self.inbox.get()) is not ...:
+            while self.inbox.get() is not ...:
                 self.items += 1
             self.outbox.put(self.items - 1)
 
@@ -170,7 +171,7 @@ def test_process_stream_checks_the_count_it_gets_back() -> None:
     helper.start()
     try:
         with pytest.raises(RuntimeError, match="counted 4 items, not 5"):
-            pipelines._process_stream(liar, 5)  # type: ignore[arg-type]
+            _timings._process_stream(liar, 5)  # type: ignore[arg-type]
     finally:
         helper.join(T)
 
@@ -188,8 +189,8 @@ def test_compare_keeps_each_kind_s_best_time_in_the_order_given() -> None:
 
 def test_compare_keeps_the_shortest_of_the_rounds(monkeypatch) -> None:
     trips, flows = iter([0.3, 0.1, 0.2]), iter([0.5, 0.6, 0.4])
-    monkeypatch.setattr(pipelines, "round_trips", lambda kind, n: next(trips))
-    monkeypatch.setattr(pipelines, "stream", lambda kind, n: next(flows))
+    monkeypatch.setattr(_timings, "round_trips", lambda kind, n: next(trips))
+    monkeypatch.setattr(_timings, "stream", lambda kind, n: next(flows))
     (row,) = pipelines.compare({"queue.Queue": 10}, {"queue.Queue": 20}, rounds=3)
     assert (row.round_trip_seconds, row.stream_seconds) == (0.1, 0.4)
 

@@ -1,47 +1,29 @@
-"""Producers, consumers and hand-over timings for the chapter on queues (chapter 05).
+"""Hand-over timings of four queues, each between the two kinds of worker it is made for.
 
-A child process can only run a function it can import (under spawn and forkserver it is a
-fresh interpreter that imports the function by name), so every child that chapter 05 starts
-runs one of the small functions here, and the hand-over timings that need a child or a loop
-of their own live here too. In a few sentences:
+``round_trips`` (latency: ping-pong over two queues) and ``stream`` (throughput: one way
+through a bounded queue) time one kind; ``compare`` times every kind in turns and keeps each
+one's best time. Each timing starts what it needs, warms up with one exchange, times only the
+exchanges, and stops everything before it returns.
 
-1. Children: ``square_jobs`` (a ``JoinableQueue`` consumer), ``answer`` (echoes, unpickles or
-   counts what it gets), ``put_and_return`` and ``put_items`` (the feeder-thread pitfall),
-   and ``produce_then_shut_down`` (a ``ProcessQueue`` producer that ends the stream itself).
-   Every ``get`` in a child has a timeout, so a child whose parent went away ends by itself.
-2. Timings: ``round_trips`` and ``stream`` time one queue of one model (``KINDS``): ping-pong
-   between two workers over two queues (a message there and back, so half of it is one
-   hand-over's latency) and a one-way stream through a bounded queue (throughput). Each
-   starts whatever it needs (a thread, a loop in a helper thread, a child process), warms
-   up with one exchange, times only the exchanges, and stops everything before returning.
-3. ``compare`` runs every kind in turns, a few rounds, and keeps each kind's best time, so a
-   burst of load from other programs on a busy machine hits every kind alike.
-
-Only the standard library and the package's lower floors (``hooks``, ``lifecycle``,
-``queues``) are imported, so a child imports this module cheaply.
+At ~350 lines it is over the package's ~300: four queues times two measures, each written out
+in full so that what is timed is plain to read, and they compare best side by side.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import pickle
 import queue
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from conclab import lifecycle
 from conclab.hooks import clock
-from conclab.queues import BridgeQueue, ProcessQueue
+from conclab.pipelines._children import TIMEOUT, answer
+from conclab.queues import BridgeQueue
 
-__all__ = ["KINDS", "TIMEOUT", "BOUND", "square_jobs", "answer", "put_and_return",
-           "put_items", "produce_then_shut_down", "round_trips", "stream", "Timing", "compare"]
-
-TIMEOUT = 10.0
-"""Seconds any one blocking call here may wait (children included) before giving up."""
+__all__ = ["KINDS", "BOUND", "round_trips", "stream", "Timing", "compare"]
 
 BOUND = 64
 """The ``maxsize`` of every queue a one-way ``stream`` goes through."""
@@ -54,93 +36,6 @@ KINDS: dict[str, str] = {
 }
 """Each queue the chapter times, and between which two kinds of worker it hands items over."""
 
-
-# --- what child processes run -------------------------------------------------------------------
-
-def square_jobs(tasks: Any, results: Any) -> None:
-    """Child: square each number from ``tasks`` into ``results`` until a ``None`` comes.
-
-    ``tasks`` is a ``multiprocessing.JoinableQueue``: every item got, the ``None`` included,
-    is marked done with ``task_done()``, so the parent's ``tasks.join()`` returns once all
-    of them were handled.
-    """
-    while True:
-        number = tasks.get(timeout=TIMEOUT)
-        try:
-            if number is None:
-                return
-            results.put((number, number * number))
-        finally:
-            tasks.task_done()
-
-
-def answer(inbox: Any, outbox: Any, reply: str) -> None:
-    """Child: read ``inbox`` until a ``None`` comes, and answer on ``outbox`` as ``reply`` says.
-
-    Args:
-        inbox, outbox: ``multiprocessing`` queues.
-        reply: ``"echo"`` sends each item back as it came; ``"unpickle"`` takes each item as
-            the bytes of a pickle, unpickles it, and sends back only the object's ``len()``
-            and the seconds unpickling took (so a big item crosses once, and the sender can
-            tell the pickling apart from the rest of the crossing); ``"count"`` answers nothing
-            per item and, at each ``...`` (Ellipsis), sends how many items came since the
-            last one.
-    """
-    if reply not in ("echo", "unpickle", "count"):
-        raise ValueError(f"reply must be 'echo', 'unpickle' or 'count', not {reply!r}")
-    count = 0
-    while (item := inbox.get(timeout=TIMEOUT)) is not None:
-        if reply == "echo":
-            outbox.put(item)
-        elif reply == "unpickle":
-            start = clock()
-            obj = pickle.loads(item)
-            outbox.put((len(obj), clock() - start))
-        elif item is ...:
-            outbox.put(count)
-            count = 0
-        else:
-            count += 1
-
-
-def put_and_return(q: Any, nbytes: int, returned: Any, *, cancel_join: bool = False) -> None:
-    """Child: put one item of ``nbytes`` bytes on ``q``, set ``returned``, and return.
-
-    The function returns at once, but the process may not end: ``put`` only handed the item
-    to the queue's feeder thread, and a process joins its feeder threads as it exits, which
-    waits until the whole item is in the pipe. A pipe holds 64 KiB on Linux, so a bigger item
-    nobody reads keeps the child alive. ``cancel_join=True`` calls ``q.cancel_join_thread()``
-    first: the child exits anyway, and what was not written yet is lost.
-    """
-    q.put(b"x" * nbytes)
-    if cancel_join:
-        q.cancel_join_thread()
-    returned.set()
-
-
-def put_items(q: Any, n: int, nbytes: int) -> None:
-    """Child: put ``n`` items of ``nbytes`` bytes each on ``q``, then return.
-
-    Like ``put_and_return``, the process ends only once its feeder thread has written every
-    item into the pipe: someone must read them first (the chapter's second exercise).
-    """
-    for _ in range(n):
-        q.put(b"x" * nbytes)
-
-
-def produce_then_shut_down(q: ProcessQueue[int], n: int, every: float) -> None:
-    """Child: put 0, 1, ... n-1 on a ``ProcessQueue``, one every ``every`` s, then shut it down.
-
-    The shutdown is the end of the stream, for every consumer in every process: they get
-    what was put, then their iteration ends. Nobody needs to count sentinels.
-    """
-    for i in range(n):
-        q.put(i)
-        time.sleep(every)
-    q.shutdown()
-
-
-# --- timing one queue -------------------------------------------------------------------------
 
 def _thread_round_trips(n: int) -> float:
     """Seconds for n round trips between two threads over two ``queue.Queue``s."""
