@@ -190,7 +190,7 @@ class SchedulerStepper(Frames):
     (one frame per step: the ready queue, the sleeping and waiting tasks, the task that just
     ran, and the timeline so far), so in the book the slider scrubs the recording. In a
     kernel, *reset* starts the program again, *step* runs one step and shows it, *run* runs
-    the rest. Code can do the same: ``stepper.reset()``, ``stepper.step()``, ``stepper.run()``.
+    the rest. Once every task has finished, the scheduler is closed (its state still reads). Code can do the same: ``stepper.reset()``, ``stepper.step()``, ``stepper.run()``.
     Virtual time: a ``ManualClock`` that the scheduler moves on to each sleeper's wake time and
     the stepper moves on by ``tick`` after each step, so steps are visible on the timeline and
     sleeps take no real time.
@@ -249,6 +249,8 @@ class SchedulerStepper(Frames):
         self._pending.append(ipw.HTML(self._frame()))
         self._labels.append(f"{len(self._labels)}")
         self._publish()
+        if self.done:  # nothing can step it again: give its selector back (reset makes anew)
+            self.scheduler.close()
         return alive
 
     def run(self) -> None:
