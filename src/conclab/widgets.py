@@ -167,11 +167,14 @@ class Replay(Frames):
 
 
 class _WithoutRuns:
-    """Passes a scheduler's reports on to a trace, except its "run" spans: under a manual
-    clock a step takes no time, so the stepper draws each step itself, ``tick`` wide."""
+    """Passes a scheduler's reports on to a trace, except its "run" spans (under a manual
+    clock a step takes no time, so the stepper draws each step itself, ``tick`` wide) and the
+    spawns the program made (sent by "scheduler", they would draw an empty lane for it). It
+    keeps the name of every task spawned, so that each has its lane from the first frame."""
 
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
+        self.tasks: list[str] = []
 
     def span(self, worker: str, state: str, start: float, end: float, label: str = "") -> None:
         """Record a span, unless it is a zero-length "run"."""
@@ -179,8 +182,11 @@ class _WithoutRuns:
             self.trace.span(worker, state, start, end, label)
 
     def event(self, kind: str, time: float, sender: str, receiver: str, label: str = "") -> None:
-        """Record an event."""
-        self.trace.event(kind, time, sender, receiver, label)
+        """Record an event, unless it is the program's own spawn of a task; note spawns."""
+        if kind == "spawn":
+            self.tasks.append(receiver)
+        if not (kind == "spawn" and sender == "scheduler"):
+            self.trace.event(kind, time, sender, receiver, label)
 
 
 class SchedulerStepper(Frames):
@@ -229,7 +235,8 @@ class SchedulerStepper(Frames):
         if self.scheduler is not None:
             self.scheduler.close()
         self.trace, self.clock = Trace(), ManualClock()
-        self.scheduler = Scheduler(clock=self.clock, observer=_WithoutRuns(self.trace))
+        self._observer = _WithoutRuns(self.trace)
+        self.scheduler = Scheduler(clock=self.clock, observer=self._observer)
         self.program(self.scheduler)
         self._pending = [ipw.HTML(self._frame())]
         self._labels = ["start"]
@@ -290,7 +297,8 @@ class SchedulerStepper(Frames):
         table = ("<table class='conclab-stepper' style='font-size:13px'>" + "".join(
             f"<tr><th style='text-align:left;padding-right:8px'>{escape(k)}</th>"
             f"<td>{escape(v)}</td></tr>" for k, v in rows) + "</table>")
-        picture = plots.timeline_svg(self.trace, origin=0.0, width=480)
+        picture = plots.timeline_svg(self.trace, origin=0.0, width=480,
+                                     workers=self._observer.tasks)
         return (f"<div style='display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start'>"
                 f"<div style='flex:0 0 auto'>{table}</div>"
                 f"<div style='flex:0 0 auto'>{picture}</div></div>")
