@@ -12,7 +12,7 @@ import time
 import pytest
 import zmq
 
-from conclab import engines, pubsub, queues
+from conclab import actors, engines, pubsub, queues, testing
 from conclab.trace import Trace
 
 distributed = pytest.importorskip("distributed")
@@ -155,6 +155,11 @@ def test_round_trips_times_each_call_after_the_warmup() -> None:
         engines.round_trips(lambda: None, 0)
 
 
+def test_echo_actor_answers_each_ask_with_the_message(start_method: str) -> None:
+    with actors.spawn(engines.EchoActor, backend="process", method=start_method) as ref:
+        assert [ref.ask(m).result(timeout=30) for m in ("a", 2, None)] == ["a", 2, None]
+
+
 def test_queue_echo_returns_each_item_until_shutdown(start_method: str) -> None:
     from conclab import lifecycle
 
@@ -212,7 +217,7 @@ def test_actor_queue_and_task_stream_on_a_cluster_in_this_process() -> None:
                                   host="127.0.0.1", protocol="tcp",
                                   dashboard_address="127.0.0.1:0") as cluster, \
             distributed.Client(cluster) as client:
-        assert {host for _, _, host, _ in engines.listening_sockets()} <= {"127.0.0.1"}
+        testing.assert_loopback_only()
         counter = client.submit(engines.Counter, actor=True).result(timeout=30)
         assert counter.add(4).result(timeout=30) == 4
         q = distributed.Queue("test-engines")
@@ -253,17 +258,33 @@ def test_read_kernel_message_checks_the_signature() -> None:
 
 def test_outside_a_kernel_there_is_no_connection() -> None:
     assert engines.in_kernel() is False and engines.kernel_connection() is None
+    assert engines.release_thread_pipes() == 0
 
 
-def test_listening_sockets_sees_a_bound_socket(context) -> None:
-    sock = context.socket(zmq.PULL)
-    port = sock.bind_to_random_port(engines.LOOPBACK)
-    try:
-        assert (os.getpid(), "127.0.0.1", port) in {(p, h, n) for p, _, h, n
-                                                   in engines.listening_sockets()}
-    finally:
-        sock.close()
-    assert port not in {n for *_, n in engines.listening_sockets()}
+def test_release_thread_pipes_closes_only_those_of_finished_threads(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from ipykernel.kernelapp import IPKernelApp
+
+    class Pipe:
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    finished = threading.Thread(target=int)
+    finished.start()
+    finished.join(10)
+    pipes = {finished: Pipe(), threading.current_thread(): Pipe()}
+    iopub = SimpleNamespace(_event_pipes=dict(pipes), _event_pipe_gc_lock=threading.Lock())
+    monkeypatch.setattr(engines._kernel, "in_kernel", lambda: True)
+    monkeypatch.setattr(IPKernelApp, "instance", classmethod(lambda cls: SimpleNamespace(
+        iopub_thread=iopub)))
+    assert engines.release_thread_pipes() == 1
+    assert pipes[finished].closed and not pipes[threading.current_thread()].closed
+    assert list(iopub._event_pipes) == [threading.current_thread()]
+    monkeypatch.setattr(IPKernelApp, "instance", classmethod(lambda cls: SimpleNamespace()))
+    assert engines.release_thread_pipes() == 0, "a kernel without such pipes is left alone"
 
 
 def test_caught_log_collects_other_threads_lines_and_then_lets_go() -> None:

@@ -25,14 +25,14 @@ the actor class, the task stream), ``_kernel`` (the Jupyter kernel's own ZeroMQ)
 
 from conclab.engines._dask import (Counter, LogLines, add_up, caught_log, echo, nap,
                                    put_square, report_task_stream)
-from conclab.engines._kernel import (DELIMITER, in_kernel, kernel_connection, listening_sockets,
-                                     read_kernel_message)
-from conclab.engines._measure import queue_echo, round_trips
+from conclab.engines._kernel import (DELIMITER, in_kernel, kernel_connection, read_kernel_message,
+                                     release_thread_pipes)
+from conclab.engines._measure import EchoActor, queue_echo, round_trips
 from conclab.engines._zmq import (LOOPBACK, Child, Endpoint, counter_actor, flaky_echo,
                                   into_slow_consumer, prefix_delivery, publisher, square_worker)
 
 __all__ = ["Endpoint", "LOOPBACK", "Child", "square_worker", "counter_actor", "publisher",
            "flaky_echo", "prefix_delivery", "into_slow_consumer", "round_trips", "queue_echo",
-           "echo", "nap", "add_up", "put_square", "Counter", "report_task_stream", "LogLines",
-           "caught_log", "in_kernel", "kernel_connection", "DELIMITER", "read_kernel_message",
-           "listening_sockets"]
+           "EchoActor", "echo", "nap", "add_up", "put_square", "Counter", "report_task_stream",
+           "LogLines", "caught_log", "in_kernel", "kernel_connection", "DELIMITER",
+           "read_kernel_message", "release_thread_pipes"]

@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 __all__ = ["in_kernel", "kernel_connection", "DELIMITER", "read_kernel_message",
-           "listening_sockets"]
+           "release_thread_pipes"]
 
 
 def in_kernel() -> bool:
@@ -64,19 +64,33 @@ def read_kernel_message(frames: list[bytes], key: bytes) -> dict[str, Any]:
             "metadata": metadata, "content": content}
 
 
-def listening_sockets() -> list[tuple[int, str, str, int]]:
-    """Every TCP socket this process and its descendants listen on: (pid, name, host, port)."""
-    import psutil
+def release_thread_pipes() -> int:
+    """Close the kernel's output pipes of threads that have ended; return how many it closed.
 
-    found = []
-    me = psutil.Process()
-    for proc in [me, *me.children(recursive=True)]:
-        try:
-            name = proc.name()
-            connections = proc.net_connections(kind="tcp")
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-        for c in connections:
-            if c.status == psutil.CONN_LISTEN:
-                found.append((proc.pid, name, c.laddr.ip, c.laddr.port))
-    return sorted(found)
+    ipykernel 7 gives each thread that writes or flushes stdout or stderr (``multiprocessing``
+    flushes them whenever it starts a process, as Dask's nanny threads do) a ZeroMQ socket of
+    its own, to hand output to the kernel's I/O thread, and closes those of finished threads
+    only every 10 seconds. A clean-up check that runs in between would see their descriptors
+    as left open by the chapter; this does the kernel's own collection now. Outside a kernel,
+    or in a kernel that keeps no such pipes (ipykernel 6), it does nothing.
+
+    It reads private attributes of ipykernel's ``IOPubThread`` (``_event_pipes`` and its
+    lock), so each is looked up with a fallback: a kernel that renamed them is left alone.
+    """
+    if not in_kernel():
+        return 0
+    from ipykernel.kernelapp import IPKernelApp
+
+    iopub = getattr(IPKernelApp.instance(), "iopub_thread", None)
+    pipes = getattr(iopub, "_event_pipes", None)
+    lock = getattr(iopub, "_event_pipe_gc_lock", None)
+    if not isinstance(pipes, dict) or lock is None:
+        return 0
+    closed = 0
+    with lock:
+        for thread, sock in list(pipes.items()):
+            if not thread.is_alive():
+                sock.close()
+                del pipes[thread]
+                closed += 1
+    return closed

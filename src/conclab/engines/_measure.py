@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from conclab.actors import Actor
 from conclab.hooks import clock
 
-__all__ = ["round_trips", "queue_echo"]
+__all__ = ["round_trips", "queue_echo", "EchoActor"]
 
 
 def round_trips(ask: Callable[[], object], n: int = 100, *, warmup: int = 3) -> list[float]:
@@ -36,3 +37,15 @@ def queue_echo(inbox: Any, outbox: Any) -> None:
         outbox.put(item)
 
 
+
+
+class EchoActor(Actor):
+    """An actor that answers each message with the message itself: the course's own ask, timed.
+
+    Spawned on the process backend (``conclab.actors.spawn(EchoActor, backend="process")``),
+    one ``ask`` is a round trip between two processes through the course's actor machinery.
+    """
+
+    def on_receive(self, message: Any) -> Any:
+        """Return ``message`` unchanged (in the actor's own thread or process)."""
+        return message
