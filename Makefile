@@ -6,10 +6,13 @@ STAMP  := $(VENV)/.conclab-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 # Per-cell limit for nbval; pytest-timeout (pyproject.toml) bounds every test item as well.
 CELL_TIMEOUT ?= 180
+# What `make test` (and each run of `make stress`) selects: the browser checks have targets
+# of their own.
+TEST_MARKS := not browser and not lab
 # Jupyter refuses to run as root unless told; containers often run as root.
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab test test-book book bench strip check-clean clean
+.PHONY: setup lab test test-book test-lab stress book bench strip check-clean clean
 
 setup: $(STAMP)
 
@@ -22,7 +25,7 @@ lab: setup
 	$(BIN)/jupyter lab $(LAB_ARGS) notebooks/
 
 test: setup
-	$(BIN)/python -m pytest -m "not browser" tests $(NOTEBOOKS) \
+	$(BIN)/python -m pytest -m "$(TEST_MARKS)" tests $(NOTEBOOKS) \
 		--nbval-lax --nbval-cell-timeout=$(CELL_TIMEOUT)
 
 book: setup
@@ -31,6 +34,11 @@ book: setup
 
 test-book: book
 	$(BIN)/python -m pytest -rs tests/test_book.py
+
+# The chapters in a real JupyterLab driven by Chromium (tests/test_lab.py; needs Debian's
+# chromium). -rA prints each chapter's timed steps; screenshots of failures: build/lab/.
+test-lab: setup
+	$(BIN)/python -m pytest -m lab -rA --durations=0 tests/test_lab.py
 
 bench: setup
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
