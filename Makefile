@@ -25,6 +25,7 @@ lab: setup
 	$(BIN)/jupyter lab $(LAB_ARGS) notebooks/
 
 test: setup
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -m "$(TEST_MARKS)" tests $(NOTEBOOKS) \
 		--nbval-lax --nbval-cell-timeout=$(CELL_TIMEOUT)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conclab import testing
+from conclab import lifecycle, testing
 
 
 @pytest.fixture(autouse=True)
@@ -15,7 +15,7 @@ def _left_clean():
     testing.assert_clean(baseline)
 
 
-@pytest.fixture(params=testing.start_methods())
+@pytest.fixture(params=lifecycle.start_methods())
 def start_method(request) -> str:
     """Each multiprocessing start method this platform offers; use it via get_context."""
     return request.param

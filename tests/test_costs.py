@@ -10,13 +10,16 @@ from __future__ import annotations
 import dataclasses
 import math
 import multiprocessing
+import subprocess
+import sys
 import threading
 
 import psutil
 import pytest
 
 from conclab import costs, machine
-from conclab.costs import CostRow, CostTable, GilRow, MiB, _plans, _processes, _threads
+from conclab.costs import CostRow, CostTable, GilRow, _plans, _processes, _threads
+from conclab.costs._plans import MiB
 
 KiB = 1024
 
@@ -169,14 +172,15 @@ def _rows(thread_bytes: float = 12 * KiB, thread_virtual: float = 8 * MiB,
           generator_switch: float = 35e-9, coroutine_switch: float = 2e-7,
           task_switch: float = 8e-6,
           threads: int = 2000, thread_limit: str = "time", processes: int = 60,
-          process_limit: str = "cap") -> list[CostRow]:
+          process_limit: str = "cap", thread_create: float = 3e-4) -> list[CostRow]:
     """A hand-made table shaped like a typical Linux measurement."""
     return [
         CostRow("generator", None, 184, "tracemalloc", 3e-7, generator_switch, "send", 50_000, "cap"),
         CostRow("coroutine", None, coroutine_bytes, "tracemalloc", 1e-6, coroutine_switch, "send", 50_000, "cap"),
         CostRow("asyncio task", None, task_bytes, "tracemalloc", 1e-5, task_switch, "queue",
                 20_000, "cap"),
-        CostRow("thread", None, thread_bytes, "rss", 3e-4, 2e-5, "event", threads, thread_limit,
+        CostRow("thread", None, thread_bytes, "rss", thread_create, 2e-5, "event", threads,
+                thread_limit,
                 virtual_bytes=thread_virtual),
         CostRow("process", "fork", 2 * MiB, "uss", 5e-3, 4e-5, "pipe", processes, process_limit,
                 rss_bytes=30 * MiB),
@@ -197,47 +201,56 @@ def _labels(rows: list[CostRow], gil: GilRow | None = GIL) -> dict[str, str]:
 
 def test_verdicts_on_a_typical_table():
     assert _labels(_rows()) == {
-        "thread memory": "depends", "coroutine memory": "depends", "coroutine switch": "depends",
-        "process cost": "right", "process count": "depends", "thread count": "wrong",
+        "thread memory": "depends", "coroutine memory": "right", "coroutine switch": "depends",
+        "overhead": "right", "process count": "right", "thread count": "right",
         "coroutine count": "right", "threads in parallel": "right", "processes in parallel": "right",
     }
 
 
-def test_verdicts_are_deterministic_and_carry_the_numbers():
+def test_verdicts_do_not_depend_on_row_order_and_carry_the_numbers():
     rows = _rows()
-    first, second = costs.verdicts(rows, GIL, cpus=2), costs.verdicts(list(rows), GIL, cpus=2)
-    assert first == second
-    why = {v.claim: v.why for v in first}
+    assert costs.verdicts(rows, GIL, cpus=2) == costs.verdicts(rows[::-1], GIL, cpus=2)
+    why = {v.claim: v.why for v in costs.verdicts(rows, GIL, cpus=2)}
     assert "12.0 KiB" in why[costs.CLAIMS["thread memory"]]
     assert "8.0 MiB" in why[costs.CLAIMS["thread memory"]]
+    assert "683x less than the claim" in why[costs.CLAIMS["thread memory"]]
     assert "384 B" in why[costs.CLAIMS["coroutine memory"]]
     assert "35 ns" in why[costs.CLAIMS["coroutine switch"]]
-    assert "2,000" in why[costs.CLAIMS["thread count"]]
+    assert ">= 2,000" in why[costs.CLAIMS["thread count"]]
     assert "0.95x" in why[costs.CLAIMS["threads in parallel"]]
+    assert "halfway point" in why[costs.CLAIMS["threads in parallel"]] and " 1.5" in why[
+        costs.CLAIMS["threads in parallel"]]
 
 
 @pytest.mark.parametrize(("kwargs", "claim", "expected"), [
+    # Rule 1: a figure within ORDER (10x) either way is right; two readings that differ depend.
     ({"thread_bytes": 6 * MiB}, "thread memory", "right"),
-    ({"thread_bytes": 1 * MiB}, "thread memory", "depends"),
-    ({"thread_virtual": 64 * KiB}, "thread memory", "wrong"),
-    ({"coroutine_bytes": 900}, "coroutine memory", "wrong"),
-    ({"task_bytes": 600}, "coroutine memory", "right"),
+    ({"thread_bytes": 0.9 * MiB}, "thread memory", "right"),  # 8.9x less: still within 10x
+    ({"thread_bytes": 0.7 * MiB}, "thread memory", "depends"),  # 11.4x less: outside
+    ({"thread_virtual": 64 * KiB}, "thread memory", "wrong"),  # neither reading is near 8 MB
+    ({"coroutine_bytes": 9_000}, "coroutine memory", "depends"),  # bare 11x over, task inside
+    ({"coroutine_bytes": 9_000, "task_bytes": 9_000}, "coroutine memory", "wrong"),
     ({"task_switch": 500e-9}, "coroutine switch", "right"),
+    ({"task_switch": 1.1e-6}, "coroutine switch", "depends"),  # the loop: 11x the claim
     ({"generator_switch": 5e-6, "coroutine_switch": 6e-6}, "coroutine switch", "wrong"),
     ({"generator_switch": 5e-9, "coroutine_switch": 6e-9}, "coroutine switch", "wrong"),
-    ({"threads": 150, "thread_limit": "error: can't start new thread"}, "thread count", "right"),
-    ({"threads": 150}, "thread count", "depends"),  # stopped by its clock: a lower bound only
-    ({"threads": 300, "thread_limit": "memory"}, "thread count", "depends"),
-    ({"threads": 600, "thread_limit": "memory"}, "thread count", "wrong"),
-    ({"processes": 8, "process_limit": "memory"}, "process count", "right"),
-    ({"processes": 8, "process_limit": "time"}, "process count", "depends"),
-    ({"processes": 25, "process_limit": "memory"}, "process count", "depends"),
+    # Rule 2: counts as advice: enough alive is right, the machine stopping short is wrong,
+    # the sweep's own budget stopping short proves nothing.
+    ({"threads": 100, "thread_limit": "memory"}, "thread count", "right"),
+    ({"threads": 99, "thread_limit": "error: can't start new thread"}, "thread count", "wrong"),
+    ({"threads": 99}, "thread count", "depends"),  # stopped by its own clock
+    ({"processes": 2, "process_limit": "memory"}, "process count", "right"),  # = usable cores
+    ({"processes": 1, "process_limit": "memory"}, "process count", "wrong"),
+    ({"processes": 1, "process_limit": "cap"}, "process count", "depends"),
+    # Rule 4: overhead is a ranking of creation time and memory.
+    ({"thread_create": 2e-2}, "overhead", "depends"),  # a thread slower to start than fork
+    ({"thread_create": 2e-2, "thread_bytes": 20 * MiB}, "overhead", "wrong"),
 ])
-def test_verdict_thresholds(kwargs, claim, expected):
+def test_verdict_rules(kwargs, claim, expected):
     assert _labels(_rows(**kwargs))[claim] == expected
 
 
-def test_gil_verdicts():
+def test_gil_verdicts_compare_cores_busy_with_the_halfway_point():
     def labels(gil: GilRow) -> tuple[str, str]:
         found = _labels(_rows(), gil)
         return found["threads in parallel"], found["processes in parallel"]
@@ -247,12 +260,17 @@ def test_gil_verdicts():
     assert labels(free)[0] == "wrong"
     # A lucky speed-up under the GIL (a slow serial run) does not fool the cores-busy check.
     assert labels(dataclasses.replace(GIL, thread_speedup=1.5))[0] == "right"
-    assert labels(dataclasses.replace(GIL, cpus_usable=1, process_speedup=1.0))[1] == "depends"
+    assert labels(dataclasses.replace(GIL, thread_cores=1.49))[0] == "right"
+    assert labels(dataclasses.replace(GIL, thread_cores=1.5))[0] == "wrong"
+    assert labels(dataclasses.replace(GIL, cpus_usable=1, process_speedup=1.0)) == (
+        "depends", "depends")
     assert labels(dataclasses.replace(GIL, process_speedup=1.1, process_cores=1.5))[1] == "right"
     busy = dataclasses.replace(GIL, process_speedup=1.05, process_cores=1.1, load_average=9.0)
     assert labels(busy)[1] == "depends"
     assert "load average 9.0" in costs.verdicts(_rows(), busy, cpus=2)[-1].why
-    assert labels(dataclasses.replace(GIL, process_speedup=1.05, process_cores=1.1))[1] == "depends"
+    # Four workers on four cores: halfway is 2.5, so 2.4 cores busy is not yet parallel.
+    four = dataclasses.replace(GIL, workers=4, cpus_usable=4, process_cores=2.4)
+    assert labels(four)[1] == "depends"
 
 
 def test_verdicts_skip_claims_without_rows():
@@ -296,3 +314,19 @@ def test_bench_suite_reports_ratios_of_one_run(monkeypatch):
     assert results["costs.gil.threads"].value == 0.95
     assert results["costs.gil.thread_cores"].value == 1.0
     assert all(r.unit in ("B", "s", "x", "cores") for r in results.values())
+
+
+@pytest.mark.parametrize("method", [m for m in ("spawn", "forkserver")
+                                    if m in multiprocessing.get_all_start_methods()])
+def test_a_script_without_the_main_guard_gets_a_clear_error(tmp_path, method):
+    # Under spawn and forkserver the child imports the main script again; without the guard
+    # the child starts measuring too, and dies before it says "ready".
+    script = tmp_path / "unguarded.py"
+    script.write_text("from conclab import costs\n"
+                      f"costs.idle_child({method!r}).__enter__()\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode != 0
+    assert "exited before it was ready" in done.stderr
+    assert "if __name__ == \"__main__\":" in done.stderr
+    assert "process object is closed" not in done.stderr

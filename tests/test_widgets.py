@@ -11,14 +11,14 @@ import re
 
 import pytest
 
-from conclab import widgets
+from conclab import widgets, workloads
 from conclab.trace import Trace
 from conclab.widgets import Playground, Replay
 
 T0 = 50.0
 
 
-@pytest.mark.parametrize("model", widgets.MODELS)
+@pytest.mark.parametrize("model", workloads.MODELS)
 def test_run_returns_a_trace_of_the_expected_workers(model):
     playground = Playground()
     trace = playground.run(model=model, workload="cpu", workers=2, seconds=0.05)
@@ -35,7 +35,7 @@ def test_run_returns_a_trace_of_the_expected_workers(model):
     assert playground.cpu_samples and "cpu use per core" in playground.cpu_view.value
 
 
-@pytest.mark.parametrize("workload", widgets.WORKLOADS)
+@pytest.mark.parametrize("workload", workloads.KINDS)
 def test_each_workload_runs_on_threads(workload):
     trace = Playground().run(model="thread", workload=workload, workers=1, seconds=0.05)
     assert trace.workers == ["thread-0"]

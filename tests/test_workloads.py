@@ -11,7 +11,8 @@ import pytest
 
 from conclab import workloads
 from conclab.trace import Trace
-from conclab.workloads import clock, run
+from conclab.hooks import clock
+from conclab.workloads import run
 
 
 class Recorder:
@@ -34,10 +35,13 @@ class Recorder:
 
 
 def assert_tiles(spans: list[tuple]) -> None:
-    """One worker's spans follow each other, never two waits in a row, runs at most ~50 ms."""
+    """One worker's spans follow each other, never two waits in a row, runs at most ~50 ms.
+
+    The hole between a wait and the next run (the time the second report took) is timing,
+    not structure: it is not checked.
+    """
     for prev, cur in zip(spans, spans[1:]):
-        assert cur[2] >= prev[3]
-        assert cur[2] - prev[3] < 0.001, "a hole between spans"
+        assert cur[2] >= prev[3], "spans of one worker overlap"
         assert not (cur[1] == prev[1] == "wait"), "two wait spans in a row"
     assert all(s[3] - s[2] < 0.06 for s in spans if s[1] == "run")
 
@@ -150,6 +154,13 @@ def test_run_processes_stream_spans_live(start_method):
     assert rec.arrived[0] < max(s[3] for s in rec.spans) - 0.05
 
 
+def test_run_processes_fill_a_trace(start_method):
+    # A Trace has a length, so an empty one is falsy: it must still receive the spans.
+    tr = Trace()
+    run("process", "cpu", 2, seconds=0.02, observer=tr, start_method=start_method, timeout=60)
+    assert sorted(tr.workers) == ["process-0", "process-1"]
+
+
 def test_run_rejects_bad_arguments():
     with pytest.raises(ValueError):
         run("fiber", "cpu", 1)  # type: ignore[arg-type]
@@ -189,3 +200,26 @@ def test_relay_forwards_spans_and_events_from_a_child(start_method):
     assert [s[:2] for s in rec.spans] == [("child", "wait")]
     assert [e[0] for e in rec.events] == ["send"]
     assert "stopped" in repr(relay)
+
+
+def test_burn_is_deterministic_and_depends_on_units() -> None:
+    assert workloads.burn(0) == 1
+    assert workloads.burn(2) == ((1 * 1103515245 + 12345) & 0x7FFFFFFF) * 1103515245 + 12345 \
+        & 0x7FFFFFFF
+    assert workloads.burn(5000) == workloads.burn(5000) != workloads.burn(5001)
+
+
+def test_units_for_scales_with_the_wanted_duration() -> None:
+    assert workloads.units_for(0) == 0
+    assert workloads.units_for(1.0) == round(workloads.calibrate())
+    assert workloads.units_for(0.5) == round(0.5 * workloads.calibrate())
+    with pytest.raises(ValueError, match="seconds must be"):
+        workloads.units_for(-1)
+
+
+def test_spin_does_exactly_the_units_asked_for() -> None:
+    assert workloads.spin(units=12_345) == 12_345
+    with pytest.raises(ValueError, match="not both"):
+        workloads.spin(0.1, units=10)
+    with pytest.raises(ValueError, match="seconds=... or units=..."):
+        workloads.spin()

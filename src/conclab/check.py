@@ -14,13 +14,12 @@ instead of a hung notebook.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from conclab import testing
+from conclab import lifecycle
 
 __all__ = ["Identity", "whoami", "in_thread", "in_process", "in_coroutine", "run_all", "step_count"]
 
@@ -53,7 +52,7 @@ def in_thread(*, timeout: float = 10.0) -> Identity:
 
 def in_process(method: str | None = None, *, timeout: float = 30.0) -> Identity:
     """Run ``whoami`` in a child process started with ``method`` (default: the platform's)."""
-    context = multiprocessing.get_context(method)
+    context = lifecycle.get_context(method)
     # Pool.apply_async(...).get(timeout) fails on a broken child where a bare Pool.map would
     # wait forever; terminate() then stops the child whatever state it is in.
     pool = context.Pool(1)
@@ -85,7 +84,7 @@ async def run_all(on_step: Callable[[Identity], None] | None = None) -> list[Ide
             on_step(identity)
 
     record(in_thread())
-    for method in testing.start_methods():
+    for method in lifecycle.start_methods():
         record(in_process(method))
     record(await in_coroutine())
     return results
@@ -93,4 +92,4 @@ async def run_all(on_step: Callable[[Identity], None] | None = None) -> list[Ide
 
 def step_count() -> int:
     """How many steps ``run_all`` takes on this platform."""
-    return 2 + len(testing.start_methods())
+    return 2 + len(lifecycle.start_methods())

@@ -25,15 +25,56 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Worker", "clock", "Observer", "NULL_OBSERVER", "Tee", "observing"]
+__all__ = ["Worker", "clock", "Span", "Event", "Observer", "NULL_OBSERVER", "Tee", "observing"]
 
 Worker = str
 """The name a worker reports under: ``"thread-0"``, ``"process-1"``, a task's or actor's name."""
 
 clock = time.perf_counter
 """Seconds on the one clock all workers share, child processes included."""
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One stretch of time in which ``worker`` was in ``state`` ("run" or "wait").
+
+    ``start`` and ``end`` are seconds on ``clock()``; ``label`` says what the worker was doing
+    (``"cpu"``, ``"io"``, ``"await line 12"``...). It is what ``Observer.span`` reports, as a
+    record.
+    """
+
+    worker: Worker
+    state: str
+    start: float
+    end: float
+    label: str = ""
+
+    @property
+    def duration(self) -> float:
+        """Length of the span in seconds."""
+        return self.end - self.start
+
+    def overlap(self, other: Span) -> float:
+        """Seconds during which both spans were under way (0.0 if one ended first)."""
+        return max(0.0, min(self.end, other.end) - max(self.start, other.start))
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One moment: a message that left (``"send"``) or arrived (``"receive"``), or a life event.
+
+    It is what ``Observer.event`` reports, as a record. A message is drawn as the arrow from a
+    send to the receive with the same sender, receiver and label.
+    """
+
+    kind: str
+    time: float
+    sender: Worker
+    receiver: Worker
+    label: str = ""
 
 
 class Observer(Protocol):

@@ -84,6 +84,8 @@ def stop_processes(processes: Iterable[Any], *, grace: float = 2.0) -> None:
         processes: ``multiprocessing`` processes (any start method).
         grace: seconds each step may take before the next, harder one.
     """
+    if not grace >= 0:
+        raise ValueError(f"grace must be a number of seconds >= 0, not {grace!r}")
     started = [p for p in processes if p.pid is not None]
     for p in started:
         p.join(grace if p.is_alive() else 0)
@@ -91,10 +93,10 @@ def stop_processes(processes: Iterable[Any], *, grace: float = 2.0) -> None:
         if p.is_alive():
             p.terminate()
     for p in started:
-        p.join(grace)
+        p.join(max(grace, 0.5))
         if p.is_alive():  # SIGTERM can be ignored or arrive while the child is stuck
             p.kill()
-            p.join(grace)
+            p.join(5.0)  # SIGKILL cannot be ignored: this only waits for the OS to reap it
 
 
 # --- a fresh event loop in a helper thread -----------------------------------------------------

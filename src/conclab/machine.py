@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import html
 import math
-import multiprocessing
 import os
 import platform
 import sys
@@ -25,6 +24,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psutil
+
+from conclab.lifecycle import default_start_method, start_methods
 
 __all__ = ["MachineReport", "report", "usable_cpus", "default_start_method", "gil_enabled"]
 
@@ -120,14 +121,6 @@ def usable_cpus() -> int:
     return max(1, n)
 
 
-def default_start_method() -> str:
-    """The start method ``multiprocessing`` will use, read without fixing the global choice."""
-    # get_all_start_methods() lists the platform default first (documented); asking
-    # get_start_method() without allow_none=True would freeze the choice for the process.
-    return (multiprocessing.get_start_method(allow_none=True)
-            or multiprocessing.get_all_start_methods()[0])
-
-
 def free_threaded_build() -> bool:
     """True for a free-threaded CPython build (3.13t, 3.14t), whether or not the GIL is on."""
     return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
@@ -160,7 +153,7 @@ def report() -> MachineReport:
         free_threaded_build=free_threaded_build(),
         gil_enabled=gil_enabled(),
         default_start_method=default_start_method(),
-        start_methods=tuple(multiprocessing.get_all_start_methods()),
+        start_methods=tuple(start_methods()),
         psutil_version=psutil.__version__,
     )
 

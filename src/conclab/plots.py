@@ -29,6 +29,9 @@ from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING, Any, Protocol
 
+from conclab.hooks import Event
+from conclab.trace import merge_intervals
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -43,6 +46,8 @@ STATE_STYLE: dict[str, tuple[str, str]] = {
 }
 _OTHER_COLOURS = ("#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
 _BAR_HEIGHT = 0.6  # of a lane, so neighbouring lanes never touch
+_EDGE = "#9a9a9a"  # outline of hatched (waiting) bars
+_MESSAGE = "#d62728"  # message arrows and the cursor
 _NUMBERED = re.compile(r"\d+$")  # "thread-12" -> family "thread-", number 12
 
 
@@ -80,17 +85,6 @@ def _parts(trace: TraceLike | Iterable[Any]) -> tuple[list[Any], list[Any], list
         spans, events, workers = list(trace), [], []
     spans.sort(key=lambda s: s.start)  # already sorted for a Trace: then this is one pass
     return spans, events, workers
-
-
-@dataclass(frozen=True)
-class _Point:
-    """A message event as ``SvgTimeline`` keeps it (the fields of ``conclab.trace.Event``)."""
-
-    kind: str
-    time: float
-    sender: str
-    receiver: str
-    label: str = ""
 
 
 def messages(events: Iterable[Any]) -> list[Message]:
@@ -169,19 +163,19 @@ def _style(state: str) -> tuple[str, str]:
 
 
 def timeline(trace: TraceLike | Iterable[Any], ax: Axes | None = None, *,
-             title: str | None = None, until: float | None = None) -> Axes:
+             until: float | None = None) -> Axes:
     """Draw a trace as one lane per worker, for a figure in the book.
 
     Each worker's "run" spans are solid bars, its "wait" spans light hatched bars (other states
     get colours of their own, and a legend entry); each message is an arrow from the sender's
     lane at the send to the receiver's lane at the receive. Time runs in milliseconds from the
-    trace's first recorded moment. An empty trace gives empty axes that say so.
+    trace's first recorded moment. An empty trace gives empty axes that say so. There is no
+    title: in the book the text around a figure is its caption.
 
     Args:
         trace: a ``conclab.trace.Trace``, or a list of spans.
         ax: axes to draw into; by default a new figure about 8 inches wide and half an inch
             per lane (made with pyplot, so a notebook shows it; nothing here calls ``show``).
-        title: kept for the agreed API; the book leaves titles to the caption, so leave it None.
         until: only draw what happened up to this many milliseconds after the start
             (``Replay`` scrubs with it); spans running at that moment are cut there.
 
@@ -189,8 +183,6 @@ def timeline(trace: TraceLike | Iterable[Any], ax: Axes | None = None, *,
         The axes drawn into. Bars are ``PolyCollection``s with ``gid`` ``"<state>:<worker>"``;
         arrows are patches with ``gid`` ``"message"``.
     """
-    from matplotlib.patches import FancyArrowPatch, Patch
-
     spans, events, workers = _parts(trace)
     names = _lane_order(_names_of(spans, events, workers))
     if ax is None:
@@ -207,7 +199,16 @@ def timeline(trace: TraceLike | Iterable[Any], ax: Axes | None = None, *,
     t0 = min(times)
     limit = float("inf") if until is None else until
     row = {name: i for i, name in enumerate(names)}
+    states = _draw_bars(ax, spans, row, t0, limit)
+    _draw_arrows(ax, events, row, t0, limit)
+    _style_axes(ax, names, (max(times) - t0) * 1e3)
+    _draw_legend(ax, states)
+    return ax
 
+
+def _draw_bars(ax: Axes, spans: Sequence[Any], row: dict[str, int], t0: float,
+               limit: float) -> list[str]:
+    """One ``broken_barh`` per (worker, state), cut at ``limit`` ms; return the states drawn."""
     bars: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     for s in spans:
         start, end = (s.start - t0) * 1e3, min((s.end - t0) * 1e3, limit)
@@ -216,56 +217,49 @@ def timeline(trace: TraceLike | Iterable[Any], ax: Axes | None = None, *,
     for (worker, state), ranges in bars.items():
         colour, hatch = _style(state)
         ax.broken_barh(ranges, (row[worker] - _BAR_HEIGHT / 2, _BAR_HEIGHT), facecolors=colour,
-                       edgecolor="#9a9a9a" if hatch else colour, linewidth=0.4 if hatch else 0,
+                       edgecolor=_EDGE if hatch else colour, linewidth=0.4 if hatch else 0,
                        hatch=hatch or None, gid=f"{state}:{worker}", zorder=1 + _layer(state))
+    return list(dict.fromkeys(state for _, state in bars))
+
+
+def _draw_arrows(ax: Axes, events: Sequence[Any], row: dict[str, int], t0: float,
+                 limit: float) -> None:
+    """An arrow for each message received by ``limit`` ms."""
+    from matplotlib.patches import FancyArrowPatch
 
     for m in messages(events):
         sent, received = (m.sent - t0) * 1e3, (m.received - t0) * 1e3
         if received > limit:
             continue
         ax.add_patch(FancyArrowPatch((sent, row[m.sender]), (received, row[m.receiver]),
-                                     arrowstyle="-|>", mutation_scale=9, color="#d62728",
+                                     arrowstyle="-|>", mutation_scale=9, color=_MESSAGE,
                                      linewidth=0.9, shrinkA=2, shrinkB=2, gid="message",
                                      zorder=3))
 
+
+def _style_axes(ax: Axes, names: list[str], total_ms: float) -> None:
+    """Lanes top to bottom in trace order, a millisecond axis, no frame but the bottom."""
     ax.set_yticks(range(len(names)), names)
     ax.set_ylim(len(names) - 0.5, -0.5)  # first worker on top, as in the trace's order
-    ax.set_xlim(0, (max(times) - t0) * 1e3 * 1.01 or 1.0)
+    ax.set_xlim(0, total_ms * 1.01 or 1.0)
     ax.set_xlabel("time (ms)")
     ax.tick_params(axis="y", length=0)
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
-    # Legend in a fixed order: run, wait, then any other state as first seen.
+
+
+def _draw_legend(ax: Axes, states: list[str]) -> None:
+    """A legend above the axes in a fixed order: run, wait, then other states as first seen."""
+    from matplotlib.patches import Patch
+
     known = list(STATE_STYLE)
-    states = sorted(dict.fromkeys(state for _, state in bars),
-                    key=lambda s: known.index(s) if s in known else len(known))
+    ordered = sorted(states, key=lambda s: known.index(s) if s in known else len(known))
     handles = [Patch(facecolor=_style(s)[0], hatch=_style(s)[1] or None,
-                     edgecolor="#9a9a9a" if _style(s)[1] else _style(s)[0], label=s)
-               for s in states]
+                     edgecolor=_EDGE if _style(s)[1] else _style(s)[0], label=s)
+               for s in ordered]
     if handles:
-        ax.legend(handles=handles, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=len(handles),
-                  frameon=False, fontsize="small", borderaxespad=0.2)
-    if title:
-        ax.set_title(title)
-    return ax
-
-
-def _merge_into(stored: list[list[float]], new: list[tuple[float, float]], gap: float) -> None:
-    """Merge sorted (start, end) intervals into ``stored``, joining any closer than ``gap``.
-
-    Each worker reports its spans in order, so new intervals nearly always start after the
-    stored ones and this only appends or extends; an out-of-order one forces a full re-merge.
-    """
-    if stored and new and new[0][0] < stored[-1][0]:
-        everything = sorted([(a, b) for a, b in stored] + new)
-        stored.clear()
-        new = everything
-    for a, b in new:
-        if stored and a - stored[-1][1] <= gap:
-            if b > stored[-1][1]:
-                stored[-1][1] = b
-        else:
-            stored.append([a, b])
+        ax.legend(handles=handles, loc="lower right", bbox_to_anchor=(1.0, 1.0),
+                  ncols=len(handles), frameon=False, fontsize="small", borderaxespad=0.2)
 
 
 class SvgTimeline:
@@ -290,7 +284,7 @@ class SvgTimeline:
         self.origin, self.span_seconds, self.width = origin, span, width
         self._new_spans: deque[tuple[str, str, float, float]] = deque()
         self._new_events: deque[Any] = deque()
-        self._bars: dict[tuple[str, str], list[list[float]]] = {}
+        self._bars: dict[tuple[str, str], list[tuple[float, float]]] = {}
         self._events: list[Any] = []
         self._names: dict[str, None] = dict.fromkeys(workers)
         self._first, self._last = float("inf"), float("-inf")
@@ -304,7 +298,7 @@ class SvgTimeline:
 
     def event(self, kind: str, time: float, sender: str, receiver: str, label: str = "") -> None:
         """Take a message event; it is drawn from the next ``render()`` on."""
-        self._new_events.append(_Point(kind, time, sender, receiver, label))
+        self._new_events.append(Event(kind, time, sender, receiver, label))
 
     # -- drawing (one thread) ---------------------------------------------------------------
 
@@ -335,71 +329,122 @@ class SvgTimeline:
         t0 = self.origin if self.origin is not None else (0.0 if empty else self._first)
         total = self.span_seconds if self.span_seconds is not None else (
             0.0 if empty else self._last - t0)
-        total = max(total, until or 0.0, 1e-3)
-        label_w, lane_h = 92, 22
-        plot_w = self.width - label_w - 12
-        scale = plot_w / total  # pixels per second
-        gap = 0.5 / scale
-        if gap > self._gap * 1.01:  # the axis grew: re-merge what is stored, at the new scale
+        frame = _Frame(self.width, names, t0, max(total, until or 0.0, 1e-3))
+        self._merge(fresh, gap=0.5 / frame.scale)  # half a pixel, at this frame's scale
+        limit = float("inf") if until is None else t0 + until
+        parts = [frame.head(), frame.lanes(), self._bars_svg(frame, limit),
+                 self._arrows_svg(frame, limit), frame.axis()]
+        if until is not None:
+            parts.append(frame.cursor(until))
+        return "".join(parts) + "</svg>"
+
+    def _merge(self, fresh: dict[tuple[str, str], list[tuple[float, float]]], gap: float) -> None:
+        """Fold new intervals into the stored bars, merged to ``gap`` seconds.
+
+        The stored bars are already merged to half a pixel, so merging costs at most a few
+        hundred intervals per lane, whatever the length of the run. When the axis grows, the
+        gap grows with it and everything is merged again at the new scale.
+        """
+        if gap > self._gap * 1.01:
             self._gap = gap
             for key, stored in self._bars.items():
-                old = [(a, b) for a, b in stored]
-                stored.clear()
-                _merge_into(stored, old, gap)
+                self._bars[key] = merge_intervals(stored, gap=gap)
         for key, new in fresh.items():
-            _merge_into(self._bars.setdefault(key, []), sorted(new), self._gap)
-        limit = float("inf") if until is None else t0 + until
-        row = {name: i for i, name in enumerate(names)}
-        base = lane_h * max(len(names), 1)
-        height = base + 30
-        out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.width}" height="{height}" '
-               f'viewBox="0 0 {self.width} {height}" font-family="sans-serif" font-size="11" '
-               f'style="max-width:100%;height:auto">',
-               '<defs><pattern id="w" width="4" height="4" patternUnits="userSpaceOnUse" '
-               'patternTransform="rotate(45)"><rect width="4" height="4" fill="#eeeeee"/>'
-               '<line x1="0" y1="0" x2="0" y2="4" stroke="#b5b5b5" stroke-width="1.2"/>'
-               '</pattern></defs>']
-        if not names:
-            out.append(f'<text x="{self.width / 2}" y="{lane_h / 2 + 4}" text-anchor="middle" '
-                       'fill="#777">empty trace: nothing was recorded</text>')
-        for i, name in enumerate(names):
-            out.append(f'<text x="{label_w - 6}" y="{i * lane_h + lane_h / 2 + 4}" '
-                       f'text-anchor="end">{escape(name)}</text>')
-        # Waits first, runs last: a run of a few pixels must stay visible on top of its neighbours.
-        for (worker, state), stored in sorted(self._bars.items(), key=lambda kv: _layer(kv[0][1])):
-            y = row[worker] * lane_h + lane_h * (1 - _BAR_HEIGHT) / 2
-            rects = "".join(
-                f'<rect x="{label_w + (a - t0) * scale:.1f}" y="{y:.1f}" '
-                f'width="{max((min(b, limit) - a) * scale, 1.0):.1f}" '
-                f'height="{lane_h * _BAR_HEIGHT:.1f}"/>'
-                for a, b in stored if a <= limit)
+            self._bars[key] = merge_intervals(self._bars.get(key, []) + new, gap=self._gap)
+
+    def _bars_svg(self, frame: _Frame, limit: float) -> str:
+        """One ``<g>`` of rectangles per (worker, state): waits first, so runs stay on top."""
+        out = []
+        for (worker, state), stored in sorted(self._bars.items(),
+                                              key=lambda kv: _layer(kv[0][1])):
+            rects = "".join(frame.bar(worker, a, min(b, limit)) for a, b in stored if a <= limit)
             if rects:
                 fill = "url(#w)" if state == "wait" else _style(state)[0]
                 out.append(f'<g fill="{fill}" data-lane="{escape(worker)}" '
                            f'data-state="{escape(state)}">{rects}</g>')
-        for m in messages(self._events):
-            if m.received > limit:
-                continue
-            x1, x2 = label_w + (m.sent - t0) * scale, label_w + (m.received - t0) * scale
-            y1, y2 = (row[m.sender] + 0.5) * lane_h, (row[m.receiver] + 0.5) * lane_h
-            out.append(f'<line class="message" x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" '
-                       f'y2="{y2:.1f}" stroke="#d62728" stroke-width="1.2"/>'
-                       f'<circle cx="{x2:.1f}" cy="{y2:.1f}" r="2" fill="#d62728"/>')
-        out.append(f'<line x1="{label_w}" y1="{base}" x2="{label_w + plot_w}" y2="{base}" '
-                   'stroke="#555"/>')
-        for tick in _ticks(total * 1e3):
-            x = label_w + tick / 1e3 * scale
-            out.append(f'<line x1="{x:.1f}" y1="{base}" x2="{x:.1f}" y2="{base + 4}" '
-                       f'stroke="#555"/><text x="{x:.1f}" y="{base + 15}" '
-                       f'text-anchor="middle">{tick:g}</text>')
-        out.append(f'<text x="{label_w + plot_w}" y="{base + 27}" text-anchor="end" '
-                   'fill="#444">time (ms)</text>')
-        if until is not None:
-            x = label_w + until * scale
-            out.append(f'<line x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{base}" stroke="#d62728" '
-                       'stroke-dasharray="3,2"/>')
-        out.append("</svg>")
         return "".join(out)
+
+    def _arrows_svg(self, frame: _Frame, limit: float) -> str:
+        """A line with a dot at the receiving end for each message received by ``limit``."""
+        return "".join(frame.arrow(m) for m in messages(self._events) if m.received <= limit)
+
+
+class _Frame:
+    """The geometry of one SVG timeline: where lanes, bars, arrows and ticks go, in pixels."""
+
+    LABEL_WIDTH = 92   # the lane names' column
+    RIGHT_MARGIN = 12
+    LANE_HEIGHT = 22
+    AXIS_HEIGHT = 30   # the tick marks, their numbers and the axis label below the lanes
+    TICK_LENGTH = 4
+
+    def __init__(self, width: int, names: list[str], t0: float, total: float) -> None:
+        self.width, self.names, self.t0, self.total = width, names, t0, total
+        self.row = {name: i for i, name in enumerate(names)}
+        self.plot_width = width - self.LABEL_WIDTH - self.RIGHT_MARGIN
+        self.scale = self.plot_width / total  # pixels per second
+        self.base = self.LANE_HEIGHT * max(len(names), 1)  # y of the time axis
+
+    def x(self, t: float) -> float:
+        """The x pixel of clock time ``t``."""
+        return self.LABEL_WIDTH + (t - self.t0) * self.scale
+
+    def middle(self, worker: str) -> float:
+        """The y pixel of the middle of ``worker``'s lane."""
+        return (self.row[worker] + 0.5) * self.LANE_HEIGHT
+
+    def head(self) -> str:
+        """The opening ``<svg>`` tag and the hatch pattern of waiting bars."""
+        height = self.base + self.AXIS_HEIGHT
+        return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.width}" '
+                f'height="{height}" viewBox="0 0 {self.width} {height}" font-family="sans-serif" '
+                f'font-size="11" style="max-width:100%;height:auto">'
+                '<defs><pattern id="w" width="4" height="4" patternUnits="userSpaceOnUse" '
+                'patternTransform="rotate(45)"><rect width="4" height="4" fill="#eeeeee"/>'
+                '<line x1="0" y1="0" x2="0" y2="4" stroke="#b5b5b5" stroke-width="1.2"/>'
+                '</pattern></defs>')
+
+    def lanes(self) -> str:
+        """The lane names, right-aligned in their column (or a note for an empty trace)."""
+        if not self.names:
+            return (f'<text x="{self.width / 2}" y="{self.LANE_HEIGHT / 2 + 4}" '
+                    'text-anchor="middle" fill="#777">empty trace: nothing was recorded</text>')
+        return "".join(f'<text x="{self.LABEL_WIDTH - 6}" y="{self.middle(name) + 4}" '
+                       f'text-anchor="end">{escape(name)}</text>' for name in self.names)
+
+    def bar(self, worker: str, start: float, end: float) -> str:
+        """One rectangle, at least a pixel wide, in ``worker``'s lane."""
+        y = self.row[worker] * self.LANE_HEIGHT + self.LANE_HEIGHT * (1 - _BAR_HEIGHT) / 2
+        return (f'<rect x="{self.x(start):.1f}" y="{y:.1f}" '
+                f'width="{max((end - start) * self.scale, 1.0):.1f}" '
+                f'height="{self.LANE_HEIGHT * _BAR_HEIGHT:.1f}"/>')
+
+    def arrow(self, m: Message) -> str:
+        """A message: a line from the send to the receive, with a dot where it arrives."""
+        x1, x2 = self.x(m.sent), self.x(m.received)
+        y1, y2 = self.middle(m.sender), self.middle(m.receiver)
+        return (f'<line class="message" x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" '
+                f'y2="{y2:.1f}" stroke="{_MESSAGE}" stroke-width="1.2"/>'
+                f'<circle cx="{x2:.1f}" cy="{y2:.1f}" r="2" fill="{_MESSAGE}"/>')
+
+    def axis(self) -> str:
+        """The time axis: a line, round ticks in milliseconds, and its label."""
+        left, right, base = self.LABEL_WIDTH, self.LABEL_WIDTH + self.plot_width, self.base
+        out = [f'<line x1="{left}" y1="{base}" x2="{right}" y2="{base}" stroke="#555"/>']
+        for tick in _ticks(self.total * 1e3):
+            x = left + tick / 1e3 * self.scale
+            out.append(f'<line x1="{x:.1f}" y1="{base}" x2="{x:.1f}" '
+                       f'y2="{base + self.TICK_LENGTH}" stroke="#555"/>'
+                       f'<text x="{x:.1f}" y="{base + 15}" text-anchor="middle">{tick:g}</text>')
+        out.append(f'<text x="{right}" y="{base + 27}" text-anchor="end" fill="#444">'
+                   'time (ms)</text>')
+        return "".join(out)
+
+    def cursor(self, until: float) -> str:
+        """A dashed vertical line ``until`` seconds after the origin."""
+        x = self.LABEL_WIDTH + until * self.scale
+        return (f'<line x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{self.base}" stroke="{_MESSAGE}" '
+                'stroke-dasharray="3,2"/>')
 
 
 def timeline_svg(trace: TraceLike | Iterable[Any], *, origin: float | None = None,

@@ -23,6 +23,7 @@ import asyncio
 import gc
 import multiprocessing
 import os
+import sys
 import threading
 import time
 
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-__all__ = ["Snapshot", "snapshot", "leftovers", "assert_clean", "start_methods", "clean"]
+__all__ = ["Snapshot", "snapshot", "leftovers", "assert_clean", "clean", "wait_blocked"]
 
 # Command-line fragments of the helper processes multiprocessing starts once and keeps.
 _MP_INFRASTRUCTURE = ("multiprocessing.forkserver", "multiprocessing.resource_tracker",
@@ -150,9 +151,42 @@ def assert_clean(baseline: Snapshot | None = None, *, timeout: float = 5.0) -> N
         raise AssertionError("left running:\n  " + "\n  ".join(found))
 
 
-def start_methods() -> list[str]:
-    """Every multiprocessing start method this platform offers (use each via get_context)."""
-    return multiprocessing.get_all_start_methods()
+def wait_blocked(thread: threading.Thread, function: str, *, timeout: float = 5.0) -> list[str]:
+    """Wait until ``thread``'s stack shows it inside ``function``; return that stack.
+
+    The positive way to check that a thread is blocked where it should be (a producer in
+    ``Condition.wait`` under ``put``, a getter in ``get``): asserting that an event was *not*
+    set within some time also passes when the other thread was merely not scheduled yet. The
+    stack is read from ``sys._current_frames()`` until a frame of ``function`` (a code name,
+    or ``"Class.method"`` for a qualified name) is on it.
+
+    Args:
+        thread: a started thread.
+        function: the function the thread must be in, e.g. ``"wait"`` or ``"Slot.put"``.
+        timeout: how long to wait, in seconds.
+
+    Returns:
+        The thread's stack, innermost frame last, as ``"qualname:line"`` strings.
+
+    Raises:
+        TimeoutError: if the thread was not seen inside ``function`` in time, with its stack.
+    """
+    deadline = time.monotonic() + timeout
+    stack: list[str] = []
+    while True:
+        frame = sys._current_frames().get(thread.ident or -1)
+        stack = []
+        while frame is not None:
+            stack.append(f"{frame.f_code.co_qualname}:{frame.f_lineno}")
+            frame = frame.f_back
+        stack.reverse()
+        names = {entry.rsplit(":", 1)[0] for entry in stack}
+        if function in names or any(n.rsplit(".", 1)[-1] == function for n in names):
+            return stack
+        if time.monotonic() >= deadline or not thread.is_alive():
+            raise TimeoutError(f"{thread.name} was not seen in {function} within {timeout} s; "
+                               f"its stack: {stack or 'none (it has ended)'}")
+        time.sleep(0.001)  # a poll of the stack, not a guess at how long anything takes
 
 
 class clean:

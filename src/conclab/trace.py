@@ -1,9 +1,9 @@
 """A recorder of who ran when, and of messages between workers, for timelines and checks.
 
-A ``Trace`` is an observer (``conclab.workloads.Observer``): work reports measured spans to it
+A ``Trace`` is an observer (``conclab.hooks.Observer``): work reports measured spans to it
 ("run" while a worker was really executing Python code, "wait" while it was descheduled,
 sleeping or blocked) and point events ("send", "receive") between a sender and a receiver.
-All times are on one clock, ``conclab.workloads.clock()`` (``time.perf_counter``), which every
+All times are on one clock, ``conclab.hooks.clock()`` (``time.perf_counter``), which every
 thread and every child process on the machine share; spans from children arrive through
 ``workloads.Relay``. The trace only records: it never starts, stops or slows anything.
 
@@ -27,51 +27,15 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from types import FrameType
 
-from conclab.workloads import Observer, clock as shared_clock
+from conclab.hooks import Event, Observer, Span, clock as shared_clock
 
-__all__ = ["Span", "Event", "Trace", "watch_tasks"]
+__all__ = ["Span", "Event", "Trace", "watch_tasks", "merge_intervals"]
 
 _FORMAT = "conclab.trace/1"
 _YIELD_VALUE = dis.opmap["YIELD_VALUE"]
 _RESUME = dis.opmap.get("RESUME")  # 3.11+
-
-
-@dataclass(frozen=True, slots=True)
-class Span:
-    """One stretch of time in which ``worker`` was in ``state`` ("run" or "wait").
-
-    ``start`` and ``end`` are seconds on ``conclab.workloads.clock()``; ``label`` says what the
-    worker was doing (``"cpu"``, ``"io"``, ``"await sleep"``...).
-    """
-
-    worker: str
-    state: str
-    start: float
-    end: float
-    label: str = ""
-
-    @property
-    def duration(self) -> float:
-        """Length of the span in seconds."""
-        return self.end - self.start
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One moment at which a message left (``"send"``) or arrived (``"receive"``).
-
-    Draw a message as the arrow from a send to the receive with the same sender, receiver
-    and label.
-    """
-
-    kind: str
-    time: float
-    sender: str
-    receiver: str
-    label: str = ""
 
 
 class Trace:
@@ -146,12 +110,12 @@ class Trace:
 
     def busy_time(self, worker: str) -> float:
         """Seconds ``worker`` spent in "run" spans."""
-        return _length(_merge([(s.start, s.end) for s in self.runs(worker)]))
+        return _length(merge_intervals([(s.start, s.end) for s in self.runs(worker)]))
 
     def overlap(self, a: str, b: str) -> float:
         """Seconds during which workers ``a`` and ``b`` were both in "run" spans."""
-        first = _merge([(s.start, s.end) for s in self.runs(a)])
-        second = _merge([(s.start, s.end) for s in self.runs(b)])
+        first = merge_intervals([(s.start, s.end) for s in self.runs(a)])
+        second = merge_intervals([(s.start, s.end) for s in self.runs(b)])
         total, i, j = 0.0, 0, 0
         while i < len(first) and j < len(second):
             lo = max(first[i][0], second[j][0])
@@ -228,11 +192,12 @@ class Trace:
         return trace
 
 
-def _merge(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Sorted, non-overlapping union of intervals."""
+def merge_intervals(intervals: list[tuple[float, float]], *,
+                    gap: float = 0.0) -> list[tuple[float, float]]:
+    """Sorted, non-overlapping union of intervals; those less than ``gap`` apart are joined."""
     merged: list[tuple[float, float]] = []
     for lo, hi in sorted(intervals):
-        if merged and lo <= merged[-1][1]:
+        if merged and lo <= merged[-1][1] + gap:
             merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
         else:
             merged.append((lo, hi))

@@ -32,19 +32,19 @@ from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-import ipywidgets as widgets
+import ipywidgets as ipw
 import psutil
 
 from conclab import plots
+from conclab.hooks import Tee, clock
+from conclab.workloads import KINDS, MODELS
 
 if TYPE_CHECKING:
     from conclab.trace import Trace
 
-__all__ = ["MODELS", "WORKLOADS", "MAX_WORKERS", "SECONDS_RANGE", "Playground",
-           "PlaygroundStatistics", "Replay", "cpu_svg"]
+__all__ = ["MAX_WORKERS", "SECONDS_RANGE", "Playground", "PlaygroundStatistics", "Replay",
+           "cpu_svg"]
 
-MODELS: tuple[str, ...] = ("process", "thread", "coroutine")
-WORKLOADS: tuple[str, ...] = ("cpu", "io", "mixed")
 MAX_WORKERS = 16
 SECONDS_RANGE = (0.01, 30.0)  # each worker's work, in seconds: what the seconds box accepts
 _WORKLOAD_NAMES = {"cpu": "CPU", "io": "I/O", "mixed": "mixed"}
@@ -104,7 +104,7 @@ class PlaygroundStatistics:
         return self.draw_seconds / self.elapsed if self.elapsed > 0 else 0.0
 
 
-class Playground(widgets.VBox):
+class Playground(ipw.VBox):
     """A control panel for running one workload on one concurrency model and watching it live.
 
     Pick the model (process, thread, coroutine), the workload (CPU, I/O, mixed), the number of
@@ -129,29 +129,29 @@ class Playground(widgets.VBox):
 
     def __init__(self, *, refresh: float = 0.2, start_method: str | None = None,
                  live: bool = True) -> None:
-        self.model_choice = widgets.Dropdown(options=list(MODELS), value="thread",
+        self.model_choice = ipw.Dropdown(options=list(MODELS), value="thread",
                                              description="model")
-        self.workload_choice = widgets.Dropdown(
-            options=[(_WORKLOAD_NAMES[w], w) for w in WORKLOADS], value="cpu",
+        self.workload_choice = ipw.Dropdown(
+            options=[(_WORKLOAD_NAMES[w], w) for w in KINDS], value="cpu",
             description="workload")
-        self.workers_choice = widgets.IntSlider(value=2, min=1, max=MAX_WORKERS,
+        self.workers_choice = ipw.IntSlider(value=2, min=1, max=MAX_WORKERS,
                                                 description="workers")
-        self.seconds_choice = widgets.BoundedFloatText(value=0.2, min=SECONDS_RANGE[0],
+        self.seconds_choice = ipw.BoundedFloatText(value=0.2, min=SECONDS_RANGE[0],
                                                        max=SECONDS_RANGE[1], step=0.05,
                                                        description="seconds")
-        self.run_button = widgets.Button(description="run", icon="play", button_style="primary")
-        self.timeline_view = widgets.HTML(plots.timeline_svg([], span=0.2,
+        self.run_button = ipw.Button(description="run", icon="play", button_style="primary")
+        self.timeline_view = ipw.HTML(plots.timeline_svg([], span=0.2,
                                                              workers=["thread-0", "thread-1"]))
-        self.cpu_view = widgets.HTML(cpu_svg([]))
-        self.status_view = widgets.HTML("press run")
+        self.cpu_view = ipw.HTML(cpu_svg([]))
+        self.status_view = ipw.HTML("press run")
         for control in (self.model_choice, self.workload_choice, self.workers_choice,
                         self.seconds_choice):
-            control.layout = widgets.Layout(width="230px")
+            control.layout = ipw.Layout(width="230px")
             control.style = {"description_width": "70px"}
         super().__init__([
-            widgets.HBox([self.model_choice, self.workload_choice, self.workers_choice]),
-            widgets.HBox([self.seconds_choice, self.run_button]),
-            widgets.HBox([self.timeline_view, self.cpu_view]),
+            ipw.HBox([self.model_choice, self.workload_choice, self.workers_choice]),
+            ipw.HBox([self.seconds_choice, self.run_button]),
+            ipw.HBox([self.timeline_view, self.cpu_view]),
             self.status_view,
         ])
         self.refresh = refresh
@@ -176,8 +176,8 @@ class Playground(widgets.VBox):
         """
         if model not in MODELS:
             raise ValueError(f"model must be one of {MODELS}, not {model!r}")
-        if workload not in WORKLOADS:
-            raise ValueError(f"workload must be one of {WORKLOADS}, not {workload!r}")
+        if workload not in KINDS:
+            raise ValueError(f"workload must be one of {KINDS}, not {workload!r}")
         if not (isinstance(workers, int) and 1 <= workers <= MAX_WORKERS):
             raise ValueError(f"workers must be an int from 1 to {MAX_WORKERS}, not {workers!r}")
         if not SECONDS_RANGE[0] <= seconds <= SECONDS_RANGE[1]:
@@ -191,7 +191,7 @@ class Playground(widgets.VBox):
         finally:
             self.run_button.disabled = False
 
-    def _clicked(self, _: widgets.Button) -> None:
+    def _clicked(self, _: ipw.Button) -> None:
         """Run with the values in the controls (the button's handler)."""
         try:
             self.run(self.model_choice.value, self.workload_choice.value,
@@ -207,7 +207,7 @@ class Playground(widgets.VBox):
 
         trace = Trace()
         names = [f"{model}-{i}" for i in range(workers)]
-        origin = workloads.clock()
+        origin = clock()
         # The live picture is fed the same spans as the trace, as they are reported, and only
         # folds in the new ones at each redraw: a frame costs the same late in a run as early.
         view = plots.SvgTimeline(origin=origin, span=seconds * 1.2, workers=names)
@@ -216,7 +216,7 @@ class Playground(widgets.VBox):
         def work() -> None:
             try:
                 outcome["result"] = workloads.run(model, workload, workers, seconds=seconds,
-                                                  observer=_Both(trace, view),
+                                                  observer=Tee(trace, view),
                                                   start_method=self.start_method, timeout=timeout)
             except BaseException as exc:  # handed to the caller below
                 outcome["error"] = exc
@@ -228,10 +228,10 @@ class Playground(widgets.VBox):
         runner.start()
         # workloads.run stops everything on its own timeout; the margin covers its clean-up.
         deadline = origin + timeout + 10.0
-        while runner.is_alive() and workloads.clock() < deadline:
+        while runner.is_alive() and clock() < deadline:
             runner.join(self.refresh)  # sleeps without the GIL
             self.cpu_samples.append(psutil.cpu_percent(percpu=True))
-            now = workloads.clock() - origin
+            now = clock() - origin
             if self.live and runner.is_alive():
                 while now > view.span_seconds:  # grow by half: the axis rarely jumps
                     view.span_seconds *= 1.5
@@ -244,7 +244,7 @@ class Playground(widgets.VBox):
                                       f'{escape(repr(outcome["error"]))}</span>')
             raise outcome["error"]
         self.result = result = outcome["result"]
-        view.span_seconds = max(workloads.clock() - origin, result.elapsed)
+        view.span_seconds = max(clock() - origin, result.elapsed)
         self._draw(view, None)
         speedup = result.speedup
         self.status_view.value = (
@@ -269,24 +269,7 @@ class Playground(widgets.VBox):
             self._draw_seconds += time.perf_counter() - began
 
 
-class _Both:
-    """An observer that hands every span and event to two others (the trace and the view)."""
-
-    def __init__(self, first: Any, second: Any) -> None:
-        self.first, self.second = first, second
-
-    def span(self, worker: str, state: str, start: float, end: float, label: str = "") -> None:
-        """Forward a span to both."""
-        self.first.span(worker, state, start, end, label)
-        self.second.span(worker, state, start, end, label)
-
-    def event(self, kind: str, time: float, sender: str, receiver: str, label: str = "") -> None:
-        """Forward an event to both."""
-        self.first.event(kind, time, sender, receiver, label)
-        self.second.event(kind, time, sender, receiver, label)
-
-
-class Replay(widgets.VBox):
+class Replay(ipw.VBox):
     """A slider that scrubs through a recorded trace: the timeline up to t, and who does what at t.
 
     The slider is in milliseconds from the trace's first recorded moment and starts at the end,
@@ -310,13 +293,13 @@ class Replay(widgets.VBox):
             self._view.span(s.worker, s.state, s.start, s.end, s.label)
         for e in getattr(trace, "events", []):
             self._view.event(e.kind, e.time, e.sender, e.receiver, e.label)
-        self.slider = widgets.FloatSlider(
+        self.slider = ipw.FloatSlider(
             value=self.duration_ms, min=0.0, max=self.duration_ms,
             step=self.duration_ms / steps if self.duration_ms else 0.1, description="t (ms)",
-            readout_format=".1f", continuous_update=True, layout=widgets.Layout(width="640px"))
-        self.picture = widgets.HTML()
-        self.doing = widgets.HTML()
-        super().__init__([self.slider, widgets.HBox([self.picture, self.doing])])
+            readout_format=".1f", continuous_update=True, layout=ipw.Layout(width="640px"))
+        self.picture = ipw.HTML()
+        self.doing = ipw.HTML()
+        super().__init__([self.slider, ipw.HBox([self.picture, self.doing])])
         self.slider.observe(self._moved, names="value")
         self._moved()
 

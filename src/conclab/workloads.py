@@ -19,10 +19,10 @@ than the threshold go unseen: the resolution is about a tenth of a millisecond.
 
 The design, in a few sentences:
 
-1. One clock for everyone: ``time.perf_counter`` is system-wide on Linux, macOS and Windows,
-   so spans from child processes line up with the parent's without any translation.
-2. The observer is a narrow, no-op-able protocol (trio style); this module never imports the
-   recorder (``conclab.trace``), which sits in the layer above.
+1. One clock for everyone, and one observer protocol, both from ``conclab.hooks``; this
+   module never imports the recorder (``conclab.trace``), which sits in the layer above.
+2. Work is sized in units of ``burn`` (``units_for(seconds)`` turns a duration into units
+   with the cached ``calibrate()`` rate). Every CPU burner in the package is ``burn``.
 3. Child processes send their spans through a queue from their own multiprocessing context;
    a thread in the parent drains it into the observer as they arrive (``Relay``).
 4. Everything ``run()`` starts, it stops, also on timeout or error. Work takes a ``deadline``
@@ -35,15 +35,17 @@ processes, coroutines and the relay) only make sense side by side.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import queue as stdqueue
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
+
+from conclab import lifecycle
+from conclab.hooks import NULL_OBSERVER, Observer, clock, observing
 
 __all__ = [
-    "Model", "Kind", "MODELS", "KINDS", "clock", "Observer", "NULL_OBSERVER", "calibrate",
+    "Model", "Kind", "MODELS", "KINDS", "calibrate", "burn", "units_for",
     "spin", "pause", "aspin", "apause", "QueueObserver", "Relay", "RunResult", "run",
 ]
 
@@ -52,54 +54,40 @@ Kind = Literal["cpu", "io", "mixed"]
 MODELS: tuple[str, ...] = ("process", "thread", "coroutine")
 KINDS: tuple[str, ...] = ("cpu", "io", "mixed")
 
-clock = time.perf_counter
-"""Seconds on the one clock all workers share, child processes included."""
-
 _SLICE = 25e-6        # target length of one slice of spin(), in seconds
 _GAP_FLOOR = 100e-6   # a gap must exceed one slice by this much to count as "descheduled"
 _MAX_RUN = 0.05       # report a long run in pieces this long, so observers see it live
 _MIXED_ROUNDS = 5     # "mixed" work alternates this many CPU slices with as many waits
 _GRACE = 5.0          # seconds allowed past the deadline for stopping and joining
+_SEED = 1             # where every burn starts, so equal work gives an equal checksum
 
-
-class Observer(Protocol):
-    """Hooks that work reports to; a recorder (``conclab.trace.Trace``) fills them in.
-
-    Both hooks may be called from any thread (and, through a ``Relay``, from the thread that
-    drains child processes), so an implementation must be thread-safe and quick.
-    """
-
-    def span(self, worker: str, state: str, start: float, end: float, label: str = "") -> None:
-        """``worker`` was in ``state`` ("run" or "wait") from ``start`` to ``end`` (``clock()``)."""
-
-    def event(self, kind: str, time: float, sender: str, receiver: str, label: str = "") -> None:
-        """A point event ("send", "receive") at ``time`` between ``sender`` and ``receiver``."""
-
-
-class _NullObserver:
-    """An observer that ignores everything."""
-
-    def span(self, worker: str, state: str, start: float, end: float, label: str = "") -> None:
-        """Ignore a span."""
-
-    def event(self, kind: str, time: float, sender: str, receiver: str, label: str = "") -> None:
-        """Ignore an event."""
-
-    def __repr__(self) -> str:
-        return "NULL_OBSERVER"
-
-
-NULL_OBSERVER: Observer = _NullObserver()
 
 _rate: float | None = None
 _rate_lock = threading.Lock()
 
 
-def _burn(n: int, acc: int) -> int:
-    """Do ``n`` units of pure-Python arithmetic (a linear congruential step each)."""
-    for _ in range(n):
+def burn(units: int, acc: int = _SEED) -> int:
+    """Do ``units`` units of pure-Python CPU work and return a checksum of it.
+
+    One unit is one step of a linear congruential generator: it holds the GIL throughout,
+    so it is CPU-bound for threads too, and the result depends only on ``units`` (and the
+    starting ``acc``), so a parallel run can be checked against a serial one. Every CPU
+    burner in the course is this one; ``calibrate()`` says how many units a second of it is.
+    """
+    for _ in range(units):
         acc = (acc * 1103515245 + 12345) & 0x7FFFFFFF
     return acc
+
+
+def units_for(seconds: float) -> int:
+    """How many ``burn`` units take about ``seconds`` when run alone here (from ``calibrate``).
+
+    A size, not a promise: on a busy machine the same units take longer. Anything the course
+    derives from a run (a speed-up, a share) is measured, never computed from this.
+    """
+    if not seconds >= 0:
+        raise ValueError(f"seconds must be a number >= 0, not {seconds!r}")
+    return round(seconds * calibrate())
 
 
 def calibrate(*, refresh: bool = False) -> float:
@@ -114,7 +102,7 @@ def calibrate(*, refresh: bool = False) -> float:
         refresh: measure again even if a value is cached.
 
     Returns:
-        Work units per second; ``spin(s)`` does ``round(s * calibrate())`` units.
+        Work units per second; ``spin(s)`` does ``units_for(s)`` units of ``burn``.
     """
     global _rate
     with _rate_lock:
@@ -127,26 +115,30 @@ def calibrate(*, refresh: bool = False) -> float:
             while best < 0.002:  # grow the piece until it takes 2 ms
                 n *= 2
                 t0 = timer()
-                _burn(n, 1)
+                burn(n)
                 best = timer() - t0
             for _ in range(25):
                 t0 = timer()
-                _burn(n, 1)
+                burn(n)
                 best = min(best, timer() - t0)
             _rate = n / best
         return _rate
 
 
-def spin(seconds: float, *, worker: str = "main", observer: Observer | None = None,
-         label: str = "", deadline: float | None = None) -> int:
-    """Do CPU-bound pure-Python work that takes ``seconds`` when it runs alone.
+def spin(seconds: float | None = None, *, units: int | None = None, worker: str = "main",
+         observer: Observer | None = None, label: str = "",
+         deadline: float | None = None) -> int:
+    """Do a fixed amount of CPU-bound pure-Python work, reporting when it really ran.
 
     The amount of work is fixed, not the time: two threads sharing the GIL each take about
-    twice as long. Measured spans go to ``observer``: "run" while the work was seen executing,
-    "wait" for each gap in which it was descheduled (see the module docstring).
+    twice as long. Size it in ``units`` of ``burn`` (exact) or in ``seconds`` (a hint:
+    ``units_for(seconds)``, which a busy machine throws off). Measured spans go to
+    ``observer``: "run" while the work was seen executing, "wait" for each gap in which it
+    was descheduled (see the module docstring).
 
     Args:
         seconds: size of the work, in seconds of this machine running it alone.
+        units: size of the work in units; give this or ``seconds``.
         worker: the name spans are reported under.
         observer: where spans go; None reports nothing.
         label: attached to every span.
@@ -155,38 +147,72 @@ def spin(seconds: float, *, worker: str = "main", observer: Observer | None = No
     Returns:
         The number of work units done.
     """
-    rate = calibrate()
-    total = max(0, round(seconds * rate))
-    per = max(1, int(rate * _SLICE))
-    gap = per / rate + _GAP_FLOOR
-    out = NULL_OBSERVER if observer is None else observer
-    report = out is not NULL_OBSERVER
-    acc, done = 1, 0
-    start = prev = clock()
+    total = _size(seconds, units)
+    per = max(1, int(calibrate() * _SLICE))
+    watch = _RunWatch(observer, worker, label, per / calibrate() + _GAP_FLOOR)
+    acc, done = _SEED, 0
     while done < total:
         n = per if total - done > per else total - done
-        for _ in range(n):  # inlined _burn: no call per slice, so the GIL check is in the loop
+        for _ in range(n):  # burn() inlined: no call per slice, so the GIL check is in the loop
             acc = (acc * 1103515245 + 12345) & 0x7FFFFFFF
         done += n
-        now = clock()
-        if now - prev > gap:
-            if report:
-                # Reporting may block (a contended lock releases the GIL), so it belongs to
-                # no run span: the run ends at ``prev``, the wait ends after the first report.
-                out.span(worker, "run", start, prev, label)
-                now = clock()
-                out.span(worker, "wait", prev, now, label)
-                now = clock()
-            start = now
-        elif now - start > _MAX_RUN and report:
-            out.span(worker, "run", start, now, label)
-            start = now = clock()
-        prev = now
+        now = watch.tick()
         if deadline is not None and now > deadline:
             raise TimeoutError(f"{worker}: spin passed its deadline")
-    if report and total:
-        out.span(worker, "run", start, prev, label)
+    if total:
+        watch.close()
     return done
+
+
+def _size(seconds: float | None, units: int | None) -> int:
+    """The number of units a call asked for, by ``units`` or by ``seconds``."""
+    if units is not None:
+        if seconds is not None:
+            raise ValueError("give the size of the work as seconds or as units, not both")
+        if not (isinstance(units, int) and units >= 0):
+            raise ValueError(f"units must be an int >= 0, not {units!r}")
+        return units
+    if seconds is None:
+        raise ValueError("give the size of the work: seconds=... or units=...")
+    return units_for(seconds)
+
+
+class _RunWatch:
+    """Turns the clock reads between slices of ``spin`` into "run" and "wait" spans.
+
+    Without an observer it only reads the clock (for the deadline). With one, a gap longer
+    than ``gap`` seconds between two reads ends a run span and makes a wait span, and an
+    unbroken run is reported every ``_MAX_RUN`` seconds so that a live picture keeps moving.
+    """
+
+    def __init__(self, observer: Observer | None, worker: str, label: str, gap: float) -> None:
+        self.out = observer if observing(observer) else None
+        self.worker, self.label, self.gap = worker, label, gap
+        self.start = self.prev = clock()
+
+    def tick(self) -> float:
+        """Read the clock after a slice; report what the gap since the last read means."""
+        now = clock()
+        out = self.out
+        if out is None:
+            return now
+        if now - self.prev > self.gap:
+            # Reporting may block (a contended lock releases the GIL), so it belongs to no
+            # run span: the run ends at ``prev``, the wait ends after the first report.
+            out.span(self.worker, "run", self.start, self.prev, self.label)
+            now = clock()
+            out.span(self.worker, "wait", self.prev, now, self.label)
+            now = self.start = clock()
+        elif now - self.start > _MAX_RUN:
+            out.span(self.worker, "run", self.start, now, self.label)
+            now = self.start = clock()
+        self.prev = now
+        return now
+
+    def close(self) -> None:
+        """Report the run in progress."""
+        if self.out is not None:
+            self.out.span(self.worker, "run", self.start, self.prev, self.label)
 
 
 def pause(seconds: float, *, worker: str = "main", observer: Observer | None = None,
@@ -268,7 +294,7 @@ class Relay:
     def __init__(self, observer: Observer, context: Any = None, *, timeout: float = 5.0) -> None:
         self._target = observer
         if context is None:  # get_context(None) would fix the global start method: name it
-            context = multiprocessing.get_context(_default_start_method())
+            context = lifecycle.get_context()
         self._queue = context.Queue()
         self._timeout = timeout
         self._thread = threading.Thread(target=self._drain, name="conclab-relay", daemon=True)
@@ -372,13 +398,6 @@ async def _awork(workload: str, seconds: float, name: str, observer: Observer | 
             await apause(step, worker=name, observer=observer, label="io", deadline=deadline)
 
 
-def _default_start_method() -> str:
-    """The start method in force, read without fixing it (``get_context(None)`` would)."""
-    # get_all_start_methods() lists the platform default first (documented).
-    return (multiprocessing.get_start_method(allow_none=True)
-            or multiprocessing.get_all_start_methods()[0])
-
-
 def _process_main(name: str, workload: str, seconds: float, rate: float,
                   observer: Observer | None,
                   barrier: Any, deadline: float) -> None:
@@ -440,55 +459,30 @@ def _run_coroutines(names: list[str], workload: str, seconds: float, observer: O
 
     A helper thread because the caller may already be inside a running loop (a notebook).
     """
-    box: list[Any] = []
-
-    async def main() -> None:
+    async def main() -> float:
         t0 = clock()
         async with asyncio.TaskGroup() as group:
             for n in names:
                 group.create_task(_awork(workload, seconds, n, observer, deadline), name=n)
-        box.append(clock() - t0)
+        return clock() - t0
 
-    def loop_thread() -> None:
-        try:
-            asyncio.run(main())
-        except BaseException as exc:  # noqa: BLE001 - handed to the parent, which re-raises
-            box.append(exc)
-
-    thread = threading.Thread(target=loop_thread, name="conclab-loop")
-    thread.start()
-    thread.join(max(0.0, deadline - clock()) + _GRACE)
-    if thread.is_alive():
-        raise TimeoutError("run: the event loop did not stop")
-    if isinstance(box[0], BaseException):
-        exc = box[0]
-        if isinstance(exc, BaseExceptionGroup):  # the TaskGroup's: re-raise the first cause
-            raise exc.exceptions[0] from exc
-        raise exc
-    return float(box[0])
+    try:
+        fresh = lifecycle.run_in_fresh_loop(main, timeout=max(0.0, deadline - clock()) + _GRACE)
+    except BaseExceptionGroup as group:  # the TaskGroup's: re-raise the first cause
+        raise group.exceptions[0] from group
+    except TimeoutError as exc:
+        raise TimeoutError("run: the event loop did not stop") from exc
+    return float(fresh.result)
 
 
-def _stop_processes(procs: list[Any]) -> None:
-    """Terminate, then kill, every child still alive, and reap them all."""
-    procs = [p for p in procs if p.pid is not None]  # one that never started has nothing to stop
-    for p in procs:
-        if p.is_alive():
-            p.terminate()
-    for p in procs:
-        p.join(2.0)
-        if p.is_alive():
-            p.kill()
-            p.join(2.0)
-
-
-def _run_processes(names: list[str], workload: str, seconds: float, observer: Observer,
+def _run_processes(names: list[str], workload: str, seconds: float, observer: Observer | None,
                    deadline: float, start_method: str | None) -> float:
     """Run one process per name, relaying spans live; return the elapsed time."""
-    ctx = multiprocessing.get_context(start_method or _default_start_method())
+    ctx = lifecycle.get_context(start_method)
     rate = calibrate()
     barrier = ctx.Barrier(len(names) + 1)
-    with Relay(observer, ctx) as relay:
-        forward = None if observer is NULL_OBSERVER else relay.observer
+    with Relay(observer if observer is not None else NULL_OBSERVER, ctx) as relay:
+        forward = relay.observer if observing(observer) else None
         procs = [ctx.Process(target=_process_main, name=n,
                              args=(n, workload, seconds, rate, forward, barrier, deadline))
                  for n in names]
@@ -509,7 +503,7 @@ def _run_processes(names: list[str], workload: str, seconds: float, observer: Ob
             if failed:
                 raise RuntimeError("run: worker failed: " + ", ".join(failed))
         finally:
-            _stop_processes(procs)
+            lifecycle.stop_processes(procs)
     return elapsed
 
 
@@ -551,9 +545,7 @@ def run(model: Model, workload: Kind, workers: int, *, seconds: float = 0.2,
     elif model == "coroutine":
         elapsed = _run_coroutines(names, workload, seconds, observer, deadline)
     else:
-        elapsed = _run_processes(names, workload, seconds,
-                                 NULL_OBSERVER if observer is None else observer, deadline,
-                                 start_method)
-        start_method = start_method or _default_start_method()
+        elapsed = _run_processes(names, workload, seconds, observer, deadline, start_method)
+        start_method = start_method or lifecycle.default_start_method()
     return RunResult(model, workload, workers, seconds, elapsed,
                      start_method if model == "process" else None)

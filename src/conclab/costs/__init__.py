@@ -9,13 +9,14 @@ under a condition. Design principles:
    per unit (``tracemalloc`` for objects inside the interpreter, psutil RSS deltas for threads,
    each child's own USS for processes); creation runs until the unit is running; a **switch** is
    one hand-over, half of a ping-pong round trip; ``max_count`` is how many stay alive at once.
-2. Every number is a median of repeats (the GIL row: best of repeats, since load only adds
-   time), and every loop is bounded in count, time and memory (``_Budget``). Everything
-   started is stopped in a ``finally`` block, even on error.
-3. Verdict thresholds sit far from where measurements land: ten times for timings and RSS,
-   which noise moves; less only for ``tracemalloc`` byte counts, which are exact for a given
-   Python build. A sweep stopped by its own budget never makes a count claim "right". The
-   *why* text carries the numbers, so the chapter's prose never has to.
+2. Every number is a median of repeats (the GIL row: the median of back-to-back per-repeat
+   ratios, so that each ratio compares runs made under the same load), and every loop is
+   bounded in count, time and memory (``_Budget``). Everything started is stopped in a
+   ``finally`` block, even on error.
+3. One rule judges every claim (``_verdicts``): a figure is right within a factor of
+   ``ORDER`` (10), a count is read as advice, parallelism is judged on cores busy against the
+   halfway point, overhead as a ranking. The *why* text carries the numbers, so the chapter's
+   prose never has to.
 4. Child processes run only module-level functions of ``_children`` (``_child_serve`` and
    ``_child_spin``), so every start method (fork, spawn, forkserver) can import them by name.
 
@@ -37,7 +38,7 @@ from __future__ import annotations
 
 __all__ = [
     "CostRow", "CostTable", "GilRow", "Verdict", "Verdicts", "TextTable", "Progress", "Child",
-    "ARTICLE", "CLAIMS", "MODELS",
+    "ARTICLE", "CLAIMS", "ROWS", "ORDER",
     "measure", "measure_model", "gil_speedups", "verdicts", "reserved_stack_bytes", "idle_child",
     "format_bytes", "format_seconds",
 ]
@@ -47,6 +48,6 @@ from ._children import Child, idle_child
 from ._gil import GilRow, gil_speedups
 from ._measure import Progress, measure, measure_model
 from ._memory import reserved_stack_bytes
-from ._plans import MODELS, MiB
+from ._plans import ROWS
 from ._rows import CostRow, CostTable, TextTable, format_bytes, format_seconds
-from ._verdicts import Verdict, Verdicts, verdicts
+from ._verdicts import ORDER, Verdict, Verdicts, verdicts

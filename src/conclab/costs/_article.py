@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ._plans import MiB
 
-__all__ = ["ARTICLE", "CLAIMS", "_THREAD_BYTES", "_COROUTINE_BYTES", "_SWITCH_SECONDS"]
+__all__ = ["ARTICLE", "CLAIMS"]
 
 ARTICLE: dict[str, tuple[str, str, str]] = {
     "process": ("-", "-", "~10"),
@@ -25,9 +25,9 @@ CLAIMS: dict[str, str] = {
     "thread memory": "a thread costs ~8 MB of memory",
     "coroutine memory": "a coroutine costs < 0.8 KB of memory",
     "coroutine switch": "a coroutine switch costs ~100 ns",
-    "process cost": "a process costs more than a thread",
-    "process count": "use ~10 processes",
-    "thread count": "use ~100 threads",
+    "overhead": "overhead: process large, thread medium, coroutine small",
+    "process count": "~10 processes (a pool no larger than the cores)",
+    "thread count": "~100 threads are no problem",
     "coroutine count": "1000+ coroutines are easy",
     "threads in parallel": "threads do not run Python code in parallel (the GIL)",
     "processes in parallel": "processes run Python code in parallel on several cores",

@@ -1,8 +1,8 @@
 """Every function a child process runs, and how the parent starts and stops those children.
 
 Under *spawn* and *forkserver* a child imports its target by module name, so each body here
-(``_child_serve``, ``_child_spin`` and the ``_cpu_work`` it calls) stays a module-level
-function of this module: never a closure, a lambda or a notebook cell. A child says "ready"
+(``_child_serve``, ``_child_spin``) stays a module-level function of this module, and the
+work it does is ``workloads.burn``: never a closure, a lambda or a notebook cell. A child says "ready"
 before the parent times anything, and gives up on its own after ``_LIFETIME`` seconds of
 silence, so a parent that dies cannot leave it behind for long.
 """
@@ -10,17 +10,18 @@ silence, so a parent that dies cannot leave it behind for long.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from conclab import lifecycle
+from conclab.workloads import burn
+
 from ._plans import _LIFETIME, _TIMEOUT
 
-__all__ = ["Child", "idle_child", "_child_serve", "_child_spin", "_cpu_work", "_start_child",
-           "_stop_children"]
+__all__ = ["Child", "idle_child"]
 
 
 # --------------------------------------------------------------------------- child bodies
@@ -40,21 +41,13 @@ def _child_serve(conn: Connection) -> None:
         conn.close()
 
 
-def _cpu_work(n: int) -> int:
-    """Pure-Python CPU work: ``n`` steps that only the interpreter can run (holds the GIL)."""
-    total = 0
-    for i in range(n):
-        total = (total + i * i) % 1_000_003
-    return total
-
-
 def _child_spin(conn: Connection, n: int) -> None:
     """Child process body for the GIL row: say ready, wait for "go", work, send result and CPU."""
     try:
         conn.send("ready")
         if conn.poll(_LIFETIME) and conn.recv() == "go":
             cpu = time.process_time()
-            result = _cpu_work(n)
+            result = burn(n)
             conn.send((result, time.process_time() - cpu))
     except (EOFError, OSError):
         pass
@@ -96,11 +89,17 @@ def _start_child(ctx: Any, target: Callable[..., None] = _child_serve, *args: An
         if parent.recv() != "ready":
             raise RuntimeError("a child process sent something other than 'ready'")
     except EOFError:
+        process.join(_TIMEOUT)
+        code = process.exitcode  # read it now: stopping the child closes the process object
         _stop_children([started])
         # Seen when the parent's main script starts processes without the __main__ guard:
         # under spawn and forkserver the child re-runs that script and dies before "ready".
-        raise RuntimeError(f"a {ctx.get_start_method()} child exited before it was ready "
-                           f"(exit code {process.exitcode})") from None
+        raise RuntimeError(
+            f"a {ctx.get_start_method()} child exited before it was ready (exit code {code}). "
+            "If this runs from a script, put the code that measures under "
+            "'if __name__ == \"__main__\":': a spawn or forkserver child imports the main "
+            "script again, and without the guard it starts measuring (and dies) itself."
+        ) from None
     except BaseException:
         _stop_children([started])
         raise
@@ -115,16 +114,8 @@ def _stop_children(children: Sequence[Child]) -> None:
             child.conn.send(None)
         except OSError:
             pass  # already gone
-    deadline = time.monotonic() + 5.0
+    lifecycle.stop_processes([c.process for c in children], grace=5.0)
     for child in children:
-        child.process.join(max(0.0, deadline - time.monotonic()))
-    for child in children:
-        if child.process.is_alive():
-            child.process.terminate()
-            child.process.join(2.0)
-        if child.process.is_alive():
-            child.process.kill()
-            child.process.join(2.0)
         child.conn.close()
         if child.process.exitcode is not None:
             child.process.close()  # frees its sentinel now: a long sweep would run out of fds
@@ -141,10 +132,7 @@ def idle_child(start_method: str | None = None) -> Iterator[Child]:
         A ``Child``, already running (it has said "ready"): ``child.process.pid`` for psutil,
         ``child.conn`` for a ping-pong, ``child.started_in`` for its start time in seconds.
     """
-    from conclab import machine
-
-    method = start_method or machine.default_start_method()
-    child = _start_child(multiprocessing.get_context(method))
+    child = _start_child(lifecycle.get_context(start_method))
     try:
         yield child
     finally:

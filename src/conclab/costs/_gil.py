@@ -3,13 +3,12 @@
 Every worker starts first and waits for a shared "go", so start-up never counts; each repeat
 times the serial, threaded and process runs back to back, and the speed-ups are medians of
 the per-repeat ratios. Children run
-``_children._child_spin``; threads run the same ``_cpu_work`` in this process.
+``_children._child_spin``; threads run the same ``workloads.burn`` in this process.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
 import statistics
 import threading
 import time
@@ -18,7 +17,10 @@ from typing import Any
 
 import psutil
 
-from ._children import Child, _child_spin, _cpu_work, _start_child, _stop_children
+from conclab import lifecycle
+from conclab.workloads import burn, units_for
+
+from ._children import Child, _child_spin, _start_child, _stop_children
 from ._plans import _TIMEOUT
 from ._rows import TextTable, format_seconds
 from ._threads import _release
@@ -68,17 +70,6 @@ def _gil_text(row: GilRow) -> TextTable:
           row.start_method, str(row.cpus_usable), "yes" if row.gil_enabled else "no", load),))
 
 
-def _steps_for(seconds: float) -> int:
-    """How many ``_cpu_work`` steps take about ``seconds`` on this machine."""
-    n, elapsed = 20_000, 0.0
-    while elapsed < 0.02 and n < 10**8:  # grow until the timing is well above clock noise
-        n *= 2
-        start = time.thread_time()  # CPU time: time lost to other programs does not count
-        _cpu_work(n)
-        elapsed = time.thread_time() - start
-    return max(1, int(n * seconds / elapsed))
-
-
 def gil_speedups(seconds: float = 0.08, *, workers: int = 2, repeats: int = 5,
                  start_method: str | None = None) -> GilRow:
     """Measure the GIL row: the speed-up of CPU-bound work on threads and on processes.
@@ -100,13 +91,13 @@ def gil_speedups(seconds: float = 0.08, *, workers: int = 2, repeats: int = 5,
         load: float | None = psutil.getloadavg()[0]
     except (AttributeError, OSError):  # not every platform reports one
         load = None
-    method = start_method or machine.default_start_method()
-    ctx, n = multiprocessing.get_context(method), _steps_for(seconds)
+    ctx, n = lifecycle.get_context(start_method), max(1, units_for(seconds))
+    method = ctx.get_start_method()
     serial, threaded, parallel, expected = [], [], [], 0
     for _ in range(repeats):
         start = time.perf_counter()
         for _ in range(workers):
-            expected = _cpu_work(n)
+            expected = burn(n)
         serial.append(time.perf_counter() - start)
         threaded.append(_threads_at_once(n, workers))
         parallel.append(_processes_at_once(ctx, n, workers, expected))
@@ -126,7 +117,7 @@ def gil_speedups(seconds: float = 0.08, *, workers: int = 2, repeats: int = 5,
 def _threads_at_once(n: int, workers: int) -> tuple[float, float]:
     """Wall and CPU seconds for ``workers`` threads to do ``n`` steps each, from a shared "go"."""
     go = threading.Event()
-    threads = [threading.Thread(target=lambda: go.wait(_TIMEOUT) and _cpu_work(n),
+    threads = [threading.Thread(target=lambda: go.wait(_TIMEOUT) and burn(n),
                                 name=f"conclab-costs-spin-{i}") for i in range(workers)]
     for thread in threads:
         thread.start()

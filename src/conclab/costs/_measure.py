@@ -6,14 +6,15 @@ Each model's probe lives with that model (``_objects``, ``_tasks``, ``_threads``
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Callable, Sequence
 
+from conclab import lifecycle
+
 from ._objects import _object_probe
-from ._plans import _FULL, _QUICK, MODELS
+from ._plans import _FULL, _QUICK, _TIMEOUT, ROWS
 from ._processes import _process_probe
 from ._rows import CostRow, CostTable
-from ._tasks import _in_fresh_loop, _task_probe
+from ._tasks import _task_probe
 from ._threads import _thread_probe
 
 __all__ = ["Progress", "measure", "measure_model"]
@@ -26,7 +27,7 @@ def measure_model(model: str, *, start_method: str | None = None, quick: bool = 
     """Measure one model's row of the cost table.
 
     Args:
-        model: one of ``MODELS``.
+        model: one of ``ROWS``.
         start_method: for "process", the start method (default: the platform's default).
         quick: small populations and short sweeps (seconds) instead of the full run (minutes).
 
@@ -37,17 +38,16 @@ def measure_model(model: str, *, start_method: str | None = None, quick: bool = 
     if model in ("generator", "coroutine"):
         return _object_probe(model, plan)
     if model == "asyncio task":
-        return _in_fresh_loop(_task_probe, plan)
+        # Every await inside is bounded; this bounds the whole probe.
+        return lifecycle.run_in_fresh_loop(_task_probe, plan, timeout=_TIMEOUT * 10).result
     if model == "thread":
         return _thread_probe(plan)
     if model == "process":
-        from conclab import machine
-
-        return _process_probe(start_method or machine.default_start_method(), plan)
-    raise ValueError(f"unknown model {model!r}; expected one of {MODELS}")
+        return _process_probe(start_method or lifecycle.default_start_method(), plan)
+    raise ValueError(f"unknown model {model!r}; expected one of {ROWS}")
 
 
-def measure(quick: bool = True, *, models: Sequence[str] = MODELS,
+def measure(quick: bool = True, *, models: Sequence[str] = ROWS,
             start_methods: Sequence[str] | None = None,
             progress: Progress | None = None) -> CostTable:
     """Measure the cost table on this machine: one row per model, processes per start method.
@@ -56,7 +56,7 @@ def measure(quick: bool = True, *, models: Sequence[str] = MODELS,
         quick: a run of under 20 s on two cores; False measures more (minutes): bigger
             populations, five repeats, three sweeps each of up to 20,000 threads and 300
             processes.
-        models: which of ``MODELS`` to measure, in this order.
+        models: which of ``ROWS`` to measure, in this order.
         start_methods: the start methods to measure processes with (default: all available).
         progress: called as ``progress(fraction_done, what_runs_now)`` before each row and
             with ``(1.0, "done")`` at the end.
@@ -64,7 +64,7 @@ def measure(quick: bool = True, *, models: Sequence[str] = MODELS,
     Returns:
         A ``CostTable`` (a sequence of ``CostRow``; displays as a table in notebooks).
     """
-    methods = list(start_methods or multiprocessing.get_all_start_methods())
+    methods = list(start_methods or lifecycle.start_methods())
     steps = [(m, None) for m in models if m != "process"]
     steps += [("process", s) for s in methods] if "process" in models else []
     rows = []

@@ -15,7 +15,7 @@ import threading
 
 import psutil
 
-__all__ = ["reserved_stack_bytes", "_rss", "_memory_of"]
+__all__ = ["reserved_stack_bytes"]
 
 
 def reserved_stack_bytes() -> int | None:

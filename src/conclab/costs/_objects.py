@@ -19,9 +19,6 @@ from ._memory import _rss
 from ._plans import _Budget, _median_count, _Plan
 from ._rows import CostRow
 
-__all__ = ["_object_probe"]
-
-
 def _echo_generator() -> Generator[Any, Any, None]:
     """A generator that yields back whatever it is sent."""
     value = None

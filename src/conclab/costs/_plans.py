@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import psutil
 
-__all__ = ["MODELS", "MiB", "_TIMEOUT", "_LIFETIME", "_Budget", "_Plan", "_QUICK", "_FULL",
-           "_median_count"]
+__all__ = ["ROWS", "MiB"]
 
-MODELS = ("generator", "coroutine", "asyncio task", "thread", "process")
-"""The models ``measure()`` knows; "process" gives one row per start method."""
+ROWS = ("generator", "coroutine", "asyncio task", "thread", "process")
+"""The kinds of row ``measure()`` knows (not ``workloads.MODELS``: a generator and a bare
+coroutine are rows here); "process" gives one row per start method."""
 
 MiB = 2**20
 _TIMEOUT = 30.0   # the longest any single blocking call may wait
@@ -79,7 +79,7 @@ _FULL = _Plan(
             "process": 2_000},
     cap={"generator": 1_000_000, "coroutine": 1_000_000, "asyncio task": 300_000,
          "thread": 20_000, "process": 300},
-    sweep_seconds=dict.fromkeys(MODELS, 4.0), sweep_bytes=2048 * MiB, sweeps=3)
+    sweep_seconds=dict.fromkeys(ROWS, 4.0), sweep_bytes=2048 * MiB, sweeps=3)
 
 
 def _median_count(counts: Sequence[tuple[int, str]]) -> tuple[int, str]:

@@ -20,9 +20,6 @@ from ._memory import _memory_of
 from ._plans import _TIMEOUT, _Budget, _median_count, _Plan
 from ._rows import CostRow
 
-__all__ = ["_process_probe", "_process_sweep"]
-
-
 def _process_pingpong(conn: Connection, rounds: int) -> float:
     """One hand-over between this process and a child, from a Pipe ping-pong."""
     start = time.perf_counter()

@@ -50,6 +50,16 @@ class CostRow:
     repeats: int = 1
 
     @property
+    def stopped_by_budget(self) -> bool:
+        """True when the sweep stopped at its own cap or clock, not at a limit of the machine."""
+        return self.max_count_limit in ("cap", "time")
+
+    @property
+    def count_text(self) -> str:
+        """``max_count`` for reading: ``">= 2,000"`` when the sweep's own budget stopped it."""
+        return f"{'>= ' if self.stopped_by_budget else ''}{self.max_count:,}"
+
+    @property
     def name(self) -> str:
         """The row's label: the model, with the start method for processes."""
         return self.model if self.start_method is None else f"{self.model} ({self.start_method})"
@@ -108,7 +118,7 @@ class CostTable(Sequence[CostRow]):
         return TextTable(header, tuple(
             (r.name, format_bytes(r.memory_bytes), r.memory_method,
              format_seconds(r.create_seconds), format_seconds(r.switch_seconds), r.switch_method,
-             f"{r.max_count:,}", r.max_count_limit) for r in self.rows))
+             r.count_text, r.max_count_limit) for r in self.rows))
 
     def compare(self) -> TextTable:
         """The article's table beside the measured one, one line per measured row."""
@@ -120,7 +130,7 @@ class CostTable(Sequence[CostRow]):
             family = "coroutine" if r.model in coroutines else r.model
             mem, switch, count = ARTICLE[family]
             lines.append((r.name, mem, format_bytes(r.memory_bytes), switch,
-                          format_seconds(r.switch_seconds), count, f"{r.max_count:,}"))
+                          format_seconds(r.switch_seconds), count, r.count_text))
         return TextTable(header, tuple(lines))
 
     def __str__(self) -> str:

@@ -2,7 +2,8 @@
 
 Unlike a bare coroutine, a task costs its ``Task`` object, a future and a waiter on top of the
 coroutine, and each hand-over goes through the loop's ready queue. The whole probe runs in a new
-loop on a helper thread, so it works the same from a script and from a notebook.
+loop on a helper thread (``lifecycle.run_in_fresh_loop``), so it works the same from a script
+and from a notebook.
 """
 
 from __future__ import annotations
@@ -10,42 +11,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import statistics
-import threading
 import time
 import tracemalloc
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 from ._memory import _rss
 from ._plans import _TIMEOUT, _Budget, _median_count, _Plan
 from ._rows import CostRow
-
-__all__ = ["_in_fresh_loop", "_task_probe"]
-
-
-def _in_fresh_loop(main: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> Any:
-    """Run ``main(*args)`` in a new event loop on a helper thread, and wait for it.
-
-    A notebook's thread already runs the kernel's loop, where ``asyncio.run`` raises; a helper
-    thread has none. The coroutine bounds itself with ``asyncio.timeout``, so the join does too.
-    """
-    result: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            result["value"] = asyncio.run(main(*args))
-        except BaseException as exc:  # handed to the caller below
-            result["error"] = exc
-
-    helper = threading.Thread(target=target, name="conclab-costs-loop", daemon=True)
-    helper.start()
-    helper.join(_TIMEOUT * 10)  # every await inside is bounded; this bounds the whole run
-    if helper.is_alive():
-        raise TimeoutError("the asyncio probe did not finish")
-    if "error" in result:
-        raise result["error"]
-    return result["value"]
-
 
 async def _idle(event: asyncio.Event) -> None:
     """An asyncio task that only waits."""
@@ -112,7 +83,7 @@ async def _task_sweep(cap: int, seconds: float, nbytes: int) -> tuple[int, str]:
 
 
 async def _task_probe(plan: _Plan) -> CostRow:
-    """The asyncio task row (runs inside a fresh loop: ``_in_fresh_loop(_task_probe, plan)``)."""
+    """The asyncio task row (run it on a fresh loop: ``run_in_fresh_loop(_task_probe, plan)``)."""
     kind = "asyncio task"
     n = plan.population[kind]
     memory = [await _task_population(plan.traced, traced=True) for _ in range(plan.repeats)]

@@ -19,9 +19,6 @@ from ._memory import _rss
 from ._plans import _LIFETIME, _TIMEOUT, _Budget, _median_count, _Plan
 from ._rows import CostRow
 
-__all__ = ["_thread_probe", "_thread_sweep", "_release"]
-
-
 def _release(event: threading.Event, threads: Iterable[threading.Thread]) -> None:
     """Set the event the threads wait on, then join each of them."""
     event.set()

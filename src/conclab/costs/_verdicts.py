@@ -1,13 +1,32 @@
 """The verdicts: each of the article's claims judged right, wrong or "depends" on measured rows.
 
-A verdict depends only on the rows it is given (design principle 3): thresholds sit ten times
-away from the claim for timings and RSS, which noise moves, and a sweep its own budget stopped
-never makes a count claim "right". The *why* of each verdict carries the numbers.
+One rule, the same for every claim, which chapter 04 quotes:
+
+1. **Figures** ("~8 MB", "< 0.8 KB", "~100 ns") are orders of magnitude. A figure is *right*
+   when the measurement is within a factor of ``ORDER`` of it, either way, and *wrong* when it
+   is further off. Where the claim can be read two ways (address space reserved or memory
+   used; a bare coroutine or an asyncio task; a generator ``send`` or an event-loop hand-over)
+   and the readings get different answers, the verdict is *depends*, and the why says on what.
+2. **Counts** ("~10 processes", "~100 threads", "1000+ coroutines") are read as the article
+   means them: how many a program can use without trouble, not a hard limit. A count is
+   *right* when at least that many stayed alive at once here (for processes, the article's
+   advice is a pool no larger than the cores: at least one per usable core), *wrong* when the
+   machine itself (memory, an OS error) stopped the sweep below it, and *depends* when the
+   sweep's own budget stopped it first (a lower bound proves nothing either way).
+3. **Parallelism** is judged on cores busy (CPU seconds over wall seconds), which load can
+   only lower: the measurement is compared with the halfway point between no parallelism (1)
+   and the ideal here, ``min(workers, usable cores)``. Nearer the ideal is parallel. With one
+   usable core the two cannot be told apart, so the verdict is *depends*.
+4. **Overhead** ("large, medium, small") is a ranking: *right* when creating a process takes
+   longer than a thread, and a thread longer than an asyncio task, and the memory of one
+   ranks the same way.
+
+A verdict depends only on the rows it is given, and its *why* carries the numbers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ._article import _COROUTINE_BYTES, _SWITCH_SECONDS, _THREAD_BYTES, CLAIMS
@@ -15,7 +34,14 @@ from ._gil import GilRow
 from ._memory import reserved_stack_bytes
 from ._rows import CostRow, TextTable, format_bytes, format_seconds
 
-__all__ = ["Verdict", "Verdicts", "verdicts"]
+__all__ = ["ORDER", "Verdict", "Verdicts", "verdicts"]
+
+ORDER = 10.0
+"""A figure is right when the measurement is within this factor of it (rule 1)."""
+
+_PROCESS_ADVICE = 10      # "~10 processes": a pool the size of a typical core count
+_THREAD_ADVICE = 100      # "~100 threads are no problem"
+_COROUTINE_ADVICE = 1000  # "1000+ coroutines"
 
 
 @dataclass(frozen=True)
@@ -48,183 +74,159 @@ class Verdicts(list[Verdict]):
         return self.text()._repr_html_()
 
 
+def _within(measured: float, claimed: float) -> bool:
+    """Rule 1: is ``measured`` within a factor of ``ORDER`` of ``claimed``?"""
+    return claimed / ORDER <= measured <= claimed * ORDER
+
+
 def _times(a: float, b: float) -> str:
-    """How many times ``a`` is ``b``, for reading ("120x")."""
+    """How many times ``a`` is ``b``, for reading ("120x", "1.4x")."""
     return f"{a / b:,.0f}x" if a / b >= 10 else f"{a / b:.1f}x"
 
 
+def _off_by(measured: float, claimed: float) -> str:
+    """``"1.4x the claim"`` or ``"680x less than the claim"``."""
+    if measured >= claimed:
+        return f"{_times(measured, claimed)} the claim"
+    return f"{_times(claimed, measured)} less than the claim"
+
+
+def _two_readings(claim: str, first: tuple[str, bool], second: tuple[str, bool]) -> Verdict:
+    """Rule 1 for a claim read two ways: each reading is (what was measured, within ORDER?)."""
+    (what1, ok1), (what2, ok2) = first, second
+    if ok1 == ok2:
+        verdict = "right" if ok1 else "wrong"
+        return Verdict(CLAIMS[claim], verdict, f"{what1}; {what2}.")
+    right, wrong = (what1, what2) if ok1 else (what2, what1)
+    return Verdict(CLAIMS[claim], "depends", f"right for one reading: {right}; wrong for the "
+                                             f"other: {wrong}.")
+
+
 def _thread_memory(t: CostRow) -> Verdict:
-    """Judge "~8 MB per thread": reserved stack against resident memory."""
-    stack = reserved_stack_bytes()
-    reserved = t.virtual_bytes if t.virtual_bytes is not None else stack
-    held = f"{format_bytes(t.memory_bytes)} resident per idle thread ({t.memory_method})"
-    if t.memory_bytes >= _THREAD_BYTES / 3:
-        return Verdict(CLAIMS["thread memory"], "right", f"{held}: close to the claim.")
-    if t.memory_bytes >= _THREAD_BYTES / 10:
-        return Verdict(CLAIMS["thread memory"], "depends",
-                       f"{held}: well below the claim, but within 10x of it.")
-    stack_text = "" if stack is None else (
-        f"; the stack size (threading.stack_size(), else ulimit -s) is {format_bytes(stack)}")
-    if reserved is not None and reserved >= _THREAD_BYTES / 2:
-        return Verdict(CLAIMS["thread memory"], "depends", (
-            f"right for reserved address space, wrong for RAM: a thread reserves "
-            f"{format_bytes(reserved)} of address space{stack_text}, but only {held}, "
-            f"{_times(_THREAD_BYTES, t.memory_bytes)} less than the claim; the kernel backs a "
-            f"stack page with RAM only when the thread touches it."))
-    return Verdict(CLAIMS["thread memory"], "wrong", (
-        f"{held}, {_times(_THREAD_BYTES, t.memory_bytes)} less than the claim, and the "
-        f"reserved address space is small too{stack_text}."))
-
-
-def _bare_then_task(claim: str, bare: str, bare_ok: bool, task: CostRow | None,
-                    task_ok: Callable[[CostRow], bool], *, wrong: str, right: str,
-                    task_note: Callable[[CostRow], str],
-                    depends: Callable[[CostRow], str]) -> Verdict:
-    """Judge a coroutine claim on the bare object first, then on the asyncio task around it.
-
-    The bare object outside the claim makes it "wrong" (``bare`` + ``wrong``). Inside it, the
-    claim is "right" (``bare`` + ``right`` + the task's note, if a task row was measured)
-    unless the asyncio task falls outside it, which makes it "depends" on which one you mean.
-    """
-    if not bare_ok:
-        return Verdict(CLAIMS[claim], "wrong", f"{bare}{wrong}.")
-    if task is None or task_ok(task):
-        note = "" if task is None else task_note(task)
-        return Verdict(CLAIMS[claim], "right", f"{bare}{right}{note}.")
-    return Verdict(CLAIMS[claim], "depends", depends(task))
+    """"~8 MB per thread": address space reserved, or memory actually used?"""
+    reserved = t.virtual_bytes if t.virtual_bytes is not None else reserved_stack_bytes()
+    used = (f"an idle thread uses {format_bytes(t.memory_bytes)} of memory ({t.memory_method}), "
+            f"{_off_by(t.memory_bytes, _THREAD_BYTES)}")
+    if reserved is None:  # nothing to tell the two readings apart with
+        one = (used, _within(t.memory_bytes, _THREAD_BYTES))
+        return _two_readings("thread memory", one, one)
+    address = (f"it reserves {format_bytes(reserved)} of address space (mostly its stack), "
+               f"{_off_by(reserved, _THREAD_BYTES)}; the kernel backs a stack page with memory "
+               "only when the thread touches it")
+    return _two_readings("thread memory", (address, _within(reserved, _THREAD_BYTES)),
+                         (used, _within(t.memory_bytes, _THREAD_BYTES)))
 
 
 def _coroutine_memory(c: CostRow, task: CostRow | None) -> Verdict:
-    """Judge "< 0.8 KB per coroutine": a bare coroutine against an asyncio task."""
-    bare = f"a suspended bare coroutine object takes {format_bytes(c.memory_bytes)} (tracemalloc)"
-    return _bare_then_task(
-        "coroutine memory", bare, c.memory_bytes < _COROUTINE_BYTES,
-        task, lambda t: t.memory_bytes < _COROUTINE_BYTES,
-        wrong=", more than the claim", right="",
-        task_note=lambda t: ("; even as an asyncio task waiting on an event it takes "
-                             f"{format_bytes(t.memory_bytes)}"),
-        depends=lambda t: (
-            f"right for a bare coroutine, wrong for an asyncio task: {bare}, but wrapped in an "
-            f"asyncio task that waits on an event it takes {format_bytes(t.memory_bytes)}, "
-            f"{_times(t.memory_bytes, c.memory_bytes)} as much (the Task, its future and "
-            f"callbacks, the waiter)."))
+    """"< 0.8 KB per coroutine": the bare coroutine object, or the asyncio task around it?"""
+    bare = (f"a suspended bare coroutine takes {format_bytes(c.memory_bytes)} ({c.memory_method}),"
+            f" {_off_by(c.memory_bytes, _COROUTINE_BYTES)}")
+    first = (bare, _within(c.memory_bytes, _COROUTINE_BYTES))
+    if task is None:
+        return _two_readings("coroutine memory", first, first)
+    wrapped = (f"an asyncio task waiting on an event takes {format_bytes(task.memory_bytes)}, "
+               f"{_off_by(task.memory_bytes, _COROUTINE_BYTES)} (the Task, its future, the "
+               "waiter)")
+    return _two_readings("coroutine memory", first,
+                         (wrapped, _within(task.memory_bytes, _COROUTINE_BYTES)))
 
 
 def _coroutine_switch(units: Sequence[CostRow], task: CostRow | None) -> Verdict:
-    """Judge "~100 ns per switch": a generator-level send against an event-loop hand-over."""
+    """"~100 ns per switch": a generator-level send, or a hand-over through the event loop?"""
     fast = min(units, key=lambda r: r.switch_seconds)
-    low, high = _SWITCH_SECONDS / 10, _SWITCH_SECONDS * 10
     bare = (f"a {fast.name} hands over in {format_seconds(fast.switch_seconds)} "
-            f"({fast.switch_method})")
-    return _bare_then_task(
-        "coroutine switch", bare, low <= fast.switch_seconds < high,
-        task, lambda t: t.switch_seconds < high,
-        wrong=", not within 10x of the claim", right=", within 10x of the claim",
-        task_note=lambda t: f"; an asyncio task hands over in {format_seconds(t.switch_seconds)}",
-        depends=lambda t: (
-            f"right for a generator-level send, wrong through an event loop: {bare}, within 10x "
-            f"of the claim, but an asyncio task hands over in {format_seconds(t.switch_seconds)} "
-            f"({t.switch_method}), {_times(t.switch_seconds, _SWITCH_SECONDS)} the claim: "
-            f"each hand-over goes through the loop's ready queue and a future."))
+            f"({fast.switch_method}), {_off_by(fast.switch_seconds, _SWITCH_SECONDS)}")
+    first = (bare, _within(fast.switch_seconds, _SWITCH_SECONDS))
+    if task is None:
+        return _two_readings("coroutine switch", first, first)
+    loop = (f"an asyncio task hands over in {format_seconds(task.switch_seconds)} "
+            f"({task.switch_method}), {_off_by(task.switch_seconds, _SWITCH_SECONDS)}: "
+            "each hand-over goes through the loop's ready queue")
+    return _two_readings("coroutine switch", first,
+                         (loop, _within(task.switch_seconds, _SWITCH_SECONDS)))
 
 
-def _process_cost(procs: Sequence[CostRow], t: CostRow) -> Verdict:
-    """Judge "processes are expensive": a child's unique memory against a thread's."""
-    cheap = min(procs, key=lambda r: r.memory_bytes)
-    parts = [f"{r.name}: {format_bytes(r.memory_bytes)} USS"
-             + ("" if r.rss_bytes is None else f", {format_bytes(r.rss_bytes)} RSS")
-             for r in procs]
-    rss_note = ("RSS also counts pages a forked child still shares with its parent "
-                "copy-on-write, so USS (memory only that child holds) is its real cost")
-    body = (f"per child, {'; '.join(parts)}; a thread holds {format_bytes(t.memory_bytes)}. "
-            f"Starting one takes {format_seconds(cheap.create_seconds)} at best against "
-            f"{format_seconds(t.create_seconds)} for a thread. {rss_note}.")
-    if cheap.memory_bytes >= 10 * t.memory_bytes:
-        return Verdict(CLAIMS["process cost"], "right",
-                       f"the cheapest child ({cheap.name}) holds "
-                       f"{_times(cheap.memory_bytes, t.memory_bytes)} a thread's memory: {body}")
-    return Verdict(CLAIMS["process cost"], "depends",
-                   f"the cheapest child ({cheap.name}) holds less than 10x a thread's memory: "
-                   f"{body}")
+def _overhead(procs: Sequence[CostRow], t: CostRow, task: CostRow | None) -> Verdict:
+    """"Overhead: process large, thread medium, coroutine small": rule 4, a ranking."""
+    cheap = min(procs, key=lambda r: r.create_seconds)
+    small = [task] if task is not None else []
+    ranks = [cheap, t, *small]
+    created = all(a.create_seconds > b.create_seconds for a, b in zip(ranks, ranks[1:]))
+    held = all(a.memory_bytes > b.memory_bytes for a, b in zip(ranks, ranks[1:]))
+    text = "; ".join(f"{r.name}: created in {format_seconds(r.create_seconds)}, "
+                     f"{format_bytes(r.memory_bytes)} ({r.memory_method})" for r in ranks)
+    if created and held:
+        return Verdict(CLAIMS["overhead"], "right",
+                       f"both rank as the article says: {text}. The cheapest process to start "
+                       f"({cheap.name}) takes {_times(cheap.create_seconds, t.create_seconds)} a "
+                       "thread's time.")
+    if not (created or held):
+        return Verdict(CLAIMS["overhead"], "wrong", f"neither ranks as the article says: {text}.")
+    ranked, other = ("creation time", "memory") if created else ("memory", "creation time")
+    return Verdict(CLAIMS["overhead"], "depends",
+                   f"{ranked} ranks as the article says, {other} does not: {text}.")
 
 
-def _stopped_by_budget(row: CostRow) -> bool:
-    """True when the sweep ran out of its own count or time budget, not of the machine."""
-    return row.max_count_limit in ("cap", "time")
+def _count(claim: str, row: CostRow, needed: int, what: str, advice: str) -> Verdict:
+    """Rule 2 for one count: at least ``needed`` alive, stopped by the machine, or unknown."""
+    alive = (f"{row.count_text} idle {what} stayed alive at once (the sweep was stopped by "
+             f"{row.max_count_limit}), each holding {format_bytes(row.memory_bytes)}")
+    if row.max_count >= needed:
+        return Verdict(CLAIMS[claim], "right", f"{alive}: {advice} As a hard limit it would "
+                                               "be wrong: the machine allowed that many.")
+    if row.stopped_by_budget:
+        return Verdict(CLAIMS[claim], "depends", f"{alive}, fewer than {needed:,}, but the "
+                                                 "sweep's own budget stopped it, not the "
+                                                 "machine: run the full table to know.")
+    return Verdict(CLAIMS[claim], "wrong", f"{alive}: the machine could not hold {needed:,}.")
 
 
 def _counts(procs: Sequence[CostRow], t: CostRow, task: CostRow | None,
             cpus: int) -> list[Verdict]:
-    """Judge "~10 processes / ~100 threads / 1000+ coroutines" against what stayed alive.
-
-    A sweep that its own cap or clock stopped gives a lower bound, not a limit: on a loaded
-    machine it reaches fewer, so such a sweep can only make a count claim "depends", never
-    "right"; "right" needs the machine itself (memory, an OS error) to stop the sweep early.
-    """
-    out = []
+    """Rule 2 for the three counts."""
     p = max(procs, key=lambda r: r.max_count)
-    alive = (f"{p.max_count:,} idle {p.name} children stayed alive at once "
-             f"(stopped by {p.max_count_limit})")
-    if p.max_count >= 20 or _stopped_by_budget(p):
-        out.append(Verdict(CLAIMS["process count"], "depends", (
-            f"as a limit it is wrong: {alive}, and the sweep's own budget, not the machine, "
-            f"stopped it. As advice it is right: only {cpus} run Python code at once on this "
-            f"machine, so a pool for CPU-bound work needs about one per usable core.")))
-    else:
-        out.append(Verdict(CLAIMS["process count"], "right", f"only {alive}."))
-    alive = (f"{t.max_count:,} idle threads stayed alive at once "
-             f"(stopped by {t.max_count_limit}), each holding {format_bytes(t.memory_bytes)}")
-    if t.max_count >= 500:
-        out.append(Verdict(CLAIMS["thread count"], "wrong", (
-            f"{alive}: at least five times the claimed ~100. Memory is not the limit; creation time "
-            f"and OS limits (ulimit -u, kernel.threads-max) are.")))
-    elif t.max_count < 200 and not _stopped_by_budget(t):
-        out.append(Verdict(CLAIMS["thread count"], "right", f"{alive}."))
-    else:
-        out.append(Verdict(CLAIMS["thread count"], "depends", (
-            f"{alive}: more than the claim, and the true limit may be higher still.")))
+    out = [_count("process count", p, cpus, f"{p.name} children",
+                  f"a pool of one process per usable core ({cpus} here; the article's ~"
+                  f"{_PROCESS_ADVICE} is a typical core count) is what runs Python code at once."),
+           _count("thread count", t, _THREAD_ADVICE, "threads",
+                  f"a hundred threads cost about {format_bytes(_THREAD_ADVICE * t.memory_bytes)} "
+                  f"and {format_seconds(_THREAD_ADVICE * t.create_seconds)} to start.")]
     if task is not None:
-        alive = (f"{task.max_count:,} idle asyncio tasks stayed alive at once (stopped by "
-                 f"{task.max_count_limit}), each holding {format_bytes(task.memory_bytes)}")
-        verdict = "right" if task.max_count >= 1000 else "wrong"
-        out.append(Verdict(CLAIMS["coroutine count"], verdict, f"{alive}."))
+        out.append(_count("coroutine count", task, _COROUTINE_ADVICE, "asyncio tasks",
+                          f"a thousand tasks cost about "
+                          f"{format_bytes(_COROUTINE_ADVICE * task.memory_bytes)} and "
+                          f"{format_seconds(_COROUTINE_ADVICE * task.create_seconds)} to create."))
     return out
 
 
 def _parallel(gil: GilRow) -> list[Verdict]:
-    """Judge the CPU column: threads under the GIL, processes on several cores.
-
-    Threads are judged on cores busy, which the GIL caps at 1 under any load; processes on
-    either figure, since load can only lower both.
-    """
-    threads = (f"{gil.workers} threads ran CPU-bound pure-Python work {gil.thread_speedup:.2f}x "
-               f"as fast as 1, keeping {gil.thread_cores:.2f} cores busy "
-               f"(GIL on: {'yes' if gil.gil_enabled else 'no'})")
-    if gil.thread_cores < 1.3:
-        tv = Verdict(CLAIMS["threads in parallel"], "right", f"{threads}: no parallelism.")
-    elif gil.thread_cores >= 1.6:
-        tv = Verdict(CLAIMS["threads in parallel"], "wrong", (
-            f"{threads}: they ran in parallel, as on a free-threaded build with the GIL off."))
+    """Rule 3: cores busy against the halfway point between 1 and the ideal here."""
+    ideal = min(gil.workers, gil.cpus_usable)
+    halfway = (1 + ideal) / 2
+    reading = (f"the halfway point between no parallelism (1 core busy) and the ideal here "
+               f"({ideal}) is {halfway:g}")
+    threads = (f"{gil.workers} threads kept {gil.thread_cores:.2f} cores busy on CPU-bound "
+               f"pure-Python work ({gil.thread_speedup:.2f}x as fast as 1; GIL on: "
+               f"{'yes' if gil.gil_enabled else 'no'})")
+    procs = (f"{gil.workers} {gil.start_method} processes kept {gil.process_cores:.2f} cores "
+             f"busy on the same work ({gil.process_speedup:.2f}x as fast as 1)")
+    if ideal < 2:
+        return [Verdict(CLAIMS[c], "depends", f"{w}: with {gil.cpus_usable} usable core nothing "
+                                              "can run in parallel, so this machine cannot tell.")
+                for c, w in (("threads in parallel", threads), ("processes in parallel", procs))]
+    tv = (Verdict(CLAIMS["threads in parallel"], "right", f"{threads}; {reading}: no parallelism.")
+          if gil.thread_cores < halfway else
+          Verdict(CLAIMS["threads in parallel"], "wrong", f"{threads}; {reading}: they ran in "
+                                                          "parallel, as on a free-threaded build."))
+    if gil.process_cores >= halfway:
+        pv = Verdict(CLAIMS["processes in parallel"], "right", f"{procs}; {reading}.")
     else:
-        tv = Verdict(CLAIMS["threads in parallel"], "depends",
-                     f"{threads}: between none and full.")
-    procs = (f"{gil.workers} {gil.start_method} processes ran the same work "
-             f"{gil.process_speedup:.2f}x as fast as 1, keeping {gil.process_cores:.2f} cores "
-             f"busy, with {gil.cpus_usable} usable cores")
-    if gil.cpus_usable < 2:
-        pv = Verdict(CLAIMS["processes in parallel"], "depends",
-                     f"{procs}: with one usable core nothing runs in parallel.")
-    elif gil.process_speedup >= 1.25 or gil.process_cores >= 1.4:
-        pv = Verdict(CLAIMS["processes in parallel"], "right", f"{procs}.")
-    elif gil.load_average is not None and gil.load_average >= gil.cpus_usable:
+        busy = ("" if gil.load_average is None else
+                f" (load average {gil.load_average:.1f} on {gil.cpus_usable} cores before the "
+                "run)")
         pv = Verdict(CLAIMS["processes in parallel"], "depends", (
-            f"{procs}: less than expected, because the machine was busy (load average "
-            f"{gil.load_average:.1f} on {gil.cpus_usable} cores), so no core was free for the "
-            f"second process; rerun on a quieter machine."))
-    else:
-        pv = Verdict(CLAIMS["processes in parallel"], "depends", (
-            f"{procs}: less than expected; something else (another program, a CPU quota the "
-            f"machine report cannot see) took the second core."))
+            f"{procs}; {reading}, and they stayed below it: other programs held the other "
+            f"cores{busy}, so this run could not show it; rerun on a quieter machine."))
     return [tv, pv]
 
 
@@ -232,10 +234,7 @@ def verdicts(rows: Sequence[CostRow], gil: GilRow | None = None, *,
              cpus: int | None = None) -> Verdicts:
     """Judge each of the article's claims against measured rows (and the GIL row, if given).
 
-    The verdict depends only on the rows: the same rows always give the same verdicts, and
-    the thresholds sit far from typical values (see the package docstring), so two runs on one
-    machine agree. The exception is honest: whether processes ran in parallel depends on
-    whether other programs left a core free, and that verdict's *why* says so. Claims whose
+    The verdict depends only on the rows, by the rule in this module's docstring. Claims whose
     rows are missing are skipped.
 
     Args:
@@ -265,7 +264,7 @@ def verdicts(rows: Sequence[CostRow], gil: GilRow | None = None, *,
     if units:
         out.append(_coroutine_switch(units, task))
     if procs and thread is not None:
-        out.append(_process_cost(procs, thread))
+        out.append(_overhead(procs, thread, task))
         out.extend(_counts(procs, thread, task, cpus))
     if gil is not None:
         out.extend(_parallel(gil))

@@ -1,4 +1,4 @@
-"""conclab.procs: what crosses a process boundary, under every start method."""
+"""conclab.boundary: what crosses a process boundary, under every start method."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from conclab import procs
+from conclab import boundary, workloads
 
 CELL_NAME = "conclab_test_cell_worker"
 ANONYMOUS = lambda x: x  # noqa: E731 - module level, as in a cell: pickle looks it up by name
@@ -35,13 +35,13 @@ def cell_worker(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_call_in_child_runs_a_package_function(start_method: str) -> None:
-    outcome = procs.call_in_child(procs.square, 7, method=start_method)
+    outcome = boundary.call_in_child(boundary.square, 7, method=start_method)
     assert (outcome.ok, outcome.value, outcome.method) == (True, 49, start_method)
     assert str(outcome) == "49"
 
 
 def test_a_cell_defined_worker_reaches_only_a_forked_child(start_method: str, cell_worker) -> None:
-    outcome = procs.call_in_child(cell_worker, 1, method=start_method)
+    outcome = boundary.call_in_child(cell_worker, 1, method=start_method)
     if start_method == "fork":
         assert outcome.value == 2
     else:
@@ -52,114 +52,92 @@ def test_a_cell_defined_worker_reaches_only_a_forked_child(start_method: str, ce
 
 def test_a_lambda_fails_in_the_parent_before_any_child_starts(start_method: str) -> None:
     before = multiprocessing.active_children()
-    outcome = procs.call_in_child(ANONYMOUS, 1, method=start_method)
+    outcome = boundary.call_in_child(ANONYMOUS, 1, method=start_method)
     assert outcome.where == "parent"
     assert outcome.error.startswith("PicklingError: ") and "<lambda>" in outcome.error
     assert multiprocessing.active_children() == before
 
 
 def test_an_unpicklable_result_fails_in_the_child(start_method: str) -> None:
-    outcome = procs.call_in_child(procs.returns_lock, method=start_method)
+    outcome = boundary.call_in_child(boundary.returns_lock, method=start_method)
     assert outcome.where == "child"
     assert outcome.error == ("TypeError: cannot pickle '_thread.lock' object "
                              "(pickling the result)")
 
 
 def test_an_exception_in_the_child_comes_back_as_text(start_method: str) -> None:
-    outcome = procs.call_in_child(procs.square, "x", method=start_method)
+    outcome = boundary.call_in_child(boundary.square, "x", method=start_method)
     assert not outcome.ok
     assert outcome.error == "TypeError: can't multiply sequence by non-int of type 'str'"
     assert str(outcome) == outcome.error + " (in the child)"
 
 
 def test_a_stuck_child_is_killed_after_the_timeout(start_method: str) -> None:
-    outcome = procs.call_in_child(time.sleep, 600, method=start_method, timeout=0.2)
+    outcome = boundary.call_in_child(time.sleep, 600, method=start_method, timeout=0.2)
     assert outcome.where == "timeout"
     assert outcome.error == "TimeoutError: no outcome within 0.2 s"
     # The autouse fixture in conftest.py fails the test if the child is still alive.
 
 
 def test_a_child_copies_or_reimports_memory_but_never_shares_it(start_method: str) -> None:
-    before = procs.counter()
-    assert procs.bump() == before + 1
-    outcome = procs.call_in_child(procs.bump, method=start_method)
+    before = boundary.counter()
+    assert boundary.bump() == before + 1
+    outcome = boundary.call_in_child(boundary.bump, method=start_method)
     # fork copies the parent's counter; spawn and forkserver import the module afresh.
     assert outcome.value == (before + 2 if start_method == "fork" else 1)
-    assert procs.counter() == before + 1
+    assert boundary.counter() == before + 1
 
 
 # Python 3.12+ warns when a multi-threaded process forks: that is the point of this test.
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_held_lock_stays_held_only_in_a_forked_child(start_method: str) -> None:
-    assert procs.child_sees_lock_free(start_method, timeout=0.2) is (start_method != "fork")
-    assert procs._LOCK.acquire(timeout=5)  # and the parent's holder let go
-    procs._LOCK.release()
+    assert boundary.child_sees_lock_free(start_method, timeout=0.2) is (start_method != "fork")
+    assert boundary._LOCK.acquire(timeout=5)  # and the parent's holder let go
+    boundary._LOCK.release()
 
 
 def test_start_times_are_one_positive_duration_per_start(start_method: str) -> None:
-    times = procs.start_times(start_method, 2)
+    times = boundary.start_times(start_method, 2)
     assert len(times) == 2 and all(t > 0 for t in times)
 
 
 def test_thread_start_times() -> None:
-    times = procs.thread_start_times(3)
+    times = boundary.thread_start_times(3)
     assert len(times) == 3 and all(t > 0 for t in times)
 
 
 def test_timed_busy_in_a_pool_reports_the_child_and_the_same_checksum(start_method: str) -> None:
     ctx = multiprocessing.get_context(start_method)
     with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
-        intervals = list(pool.map(procs.timed_busy, [1000, 2000], timeout=60))
-        checksums = list(pool.map(procs.busy, [1000, 2000], timeout=60))
-    assert checksums == [procs.busy(1000), procs.busy(2000)]
-    assert all(i.pid != os.getpid() and 0 <= i.duration == i.end - i.start for i in intervals)
-
-
-def test_busy_is_deterministic_and_depends_on_units() -> None:
-    assert procs.busy(0) == 0
-    assert procs.busy(4) == 0 + 1 + 4 + 9
-    assert procs.busy(5000) == sum(i * i for i in range(5000)) % 1_000_003
-    assert procs.busy(5000) != procs.busy(5001)
-
-
-def test_units_for_scales_with_the_wanted_duration() -> None:
-    short, long = procs.units_for(0.01), procs.units_for(1.0)
-    assert short >= 1
-    assert long > 10 * short  # 100x in theory; a noisy machine still keeps well above 10x
+        spans = list(pool.map(boundary.timed_busy, [1000, 2000], timeout=60))
+    assert [s.label for s in spans] == [str(workloads.burn(1000)), str(workloads.burn(2000))]
+    assert all(s.worker != f"pid {os.getpid()}" and s.worker.startswith("pid ") for s in spans)
+    assert all(0 <= s.duration == s.end - s.start and s.state == "run" for s in spans)
 
 
 def test_pickle_report() -> None:
     import threading
 
-    assert procs.pickle_report([1, 2, 3]).startswith("ok, ")
-    assert procs.pickle_report(procs.square).startswith("ok, ")
-    assert procs.pickle_report(threading.Lock()) == ("TypeError: cannot pickle "
+    assert boundary.pickle_report([1, 2, 3]).startswith("ok, ")
+    assert boundary.pickle_report(boundary.square).startswith("ok, ")
+    assert boundary.pickle_report(threading.Lock()) == ("TypeError: cannot pickle "
                                                      "'_thread.lock' object")
-    assert procs.pickle_report(x for x in "ab") == "TypeError: cannot pickle 'generator' object"
-
-
-def test_interval_overlap() -> None:
-    a = procs.Interval(1, 0.0, 2.0)
-    assert a.overlap(procs.Interval(2, 1.5, 3.0)) == 0.5
-    assert procs.Interval(2, 1.5, 3.0).overlap(a) == 0.5
-    assert a.overlap(procs.Interval(2, 2.5, 3.0)) == 0.0
-    assert a.overlap(procs.Interval(2, 0.5, 1.0)) == 0.5
+    assert boundary.pickle_report(x for x in "ab") == "TypeError: cannot pickle 'generator' object"
 
 
 def test_a_pool_replaces_children_that_die_on_arrival(start_method: str, cell_worker) -> None:
     ctx = multiprocessing.get_context(start_method)
-    started = ctx.Value("i", 0)
+    started, arrived = ctx.Value("i", 0), ctx.Semaphore(0)
     # Under spawn/forkserver each child dies unpickling the task and the pool replaces it, so
     # the result never comes: map() would wait for ever, get(timeout) raises.
-    with ctx.Pool(1, initializer=procs.count_and_silence, initargs=(started,)) as pool:
+    with ctx.Pool(1, initializer=boundary.count_and_silence,
+                  initargs=(started, arrived)) as pool:
         result = pool.map_async(cell_worker, [1])
         if start_method == "fork":
             assert result.get(timeout=60) == [2]
         else:
             with pytest.raises(multiprocessing.TimeoutError):
                 result.get(timeout=1.5)
-            # The first child died unpickling the task; the pool has started another since.
-            deadline = time.monotonic() + 60
-            while started.value < 2 and time.monotonic() < deadline:
-                time.sleep(0.05)
+            # The first child died unpickling the task; the pool starts another in its place.
+            assert arrived.acquire(timeout=60) and arrived.acquire(timeout=60)
     assert started.value == 1 if start_method == "fork" else started.value >= 2

@@ -1,4 +1,4 @@
-"""Small, importable pieces of work for the chapter on processes.
+"""What crosses a process boundary, and what does not: probes for the chapter on processes.
 
 Everything a child process runs has to be importable by that child: under ``spawn`` and
 ``forkserver`` the child is a fresh interpreter that imports the function by name, so a
@@ -14,15 +14,16 @@ timeouts, what crosses a process boundary and what does not:
    (``spawn``, ``forkserver``), never a shared one.
 3. ``child_sees_lock_free`` shows why forking a process that has threads is unsafe: a lock
    another thread holds at the moment of the fork stays held in the child for ever.
-4. ``busy``/``timed_busy`` are deterministic CPU-bound work for pools and speed-up measurements.
+4. ``timed_busy`` runs ``workloads.burn`` (the package's one CPU burner) and says when it ran
+   and in which process, for pools and speed-up measurements.
 
-Only the standard library is used, so that any child can import this module cheaply. The
-module runs a little over 300 lines because each probe keeps its child-side half beside it.
+Only the standard library and the package's lower floors are used, so that any child can
+import this module cheaply. Children are started through ``lifecycle.get_context`` and always
+stopped with ``lifecycle.stop_processes``.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import pickle
 import sys
@@ -33,9 +34,13 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from conclab import lifecycle
+from conclab.hooks import Span, clock
+from conclab.workloads import burn
+
 __all__ = [
-    "Outcome", "Interval", "StartMethod",
-    "square", "busy", "timed_busy", "units_for", "bump", "counter", "returns_lock",
+    "Outcome", "StartMethod",
+    "square", "timed_busy", "bump", "counter", "returns_lock",
     "count_and_silence", "pickle_report", "call_in_child", "start_times", "thread_start_times",
     "child_sees_lock_free",
 ]
@@ -68,27 +73,6 @@ class Outcome:
         return self.error if self.where == "timeout" else f"{self.error} (in the {self.where})"
 
 
-@dataclass(frozen=True)
-class Interval:
-    """When one piece of work ran, and in which process (times on ``time.perf_counter``)."""
-
-    pid: int
-    start: float
-    end: float
-
-    @property
-    def duration(self) -> float:
-        """Seconds from start to end."""
-        return self.end - self.start
-
-    def overlap(self, other: Interval) -> float:
-        """Seconds during which both intervals were under way (0.0 if one ended first).
-
-        Under way, not necessarily running: on one core two overlapping tasks take turns.
-        """
-        return max(0.0, min(self.end, other.end) - max(self.start, other.start))
-
-
 # --- work to send to children --------------------------------------------------------------
 
 def square(x: float) -> float:
@@ -96,43 +80,17 @@ def square(x: float) -> float:
     return x * x
 
 
-def busy(units: int) -> int:
-    """Burn CPU in pure Python for ``units`` loop steps and return a checksum.
+def timed_busy(units: int) -> Span:
+    """Run ``workloads.burn(units)`` and report when it ran and in which process.
 
-    The result depends only on ``units``, so a parallel run can be checked against a serial
-    one. The loop holds the GIL throughout, which is what makes it CPU-bound for threads too.
+    The span's worker is ``"pid <n>"`` and its label the checksum ``burn`` returned, so a
+    parallel run can be checked against a serial one. Times are on ``hooks.clock``
+    (``time.perf_counter``), system-wide on Linux, macOS and Windows: spans from different
+    processes line up on one axis.
     """
-    total = 0
-    for i in range(units):
-        total = (total + i * i) % 1_000_003
-    return total
-
-
-def timed_busy(units: int) -> Interval:
-    """Run ``busy(units)`` and report when it ran and in which process.
-
-    ``time.perf_counter`` is the clock ``conclab.workloads.clock`` uses: on Linux, macOS and
-    Windows it is system-wide, so intervals from different processes line up on one axis.
-    """
-    start = time.perf_counter()
-    busy(units)
-    return Interval(os.getpid(), start, time.perf_counter())
-
-
-def units_for(seconds: float, *, probe: int = 200_000) -> int:
-    """How many ``busy`` units take about ``seconds`` in this process on this machine.
-
-    Args:
-        seconds: the wanted duration of ``busy(units)`` when it runs alone.
-        probe: units per calibration run; the fastest of three runs counts, because on a
-            noisy machine the slow runs measure the neighbours, not this loop.
-    """
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        busy(probe)
-        best = min(best, time.perf_counter() - start)
-    return max(1, round(probe * seconds / best))
+    start = clock()
+    checksum = burn(units)
+    return Span(f"pid {os.getpid()}", "run", start, clock(), str(checksum))
 
 
 _counter = 0
@@ -155,7 +113,7 @@ def returns_lock() -> threading.Lock:
     return threading.Lock()
 
 
-def count_and_silence(started: Any) -> None:
+def count_and_silence(started: Any, arrived: Any = None) -> None:
     """Pool initializer: count this worker's start in ``started`` and silence its stderr.
 
     For the chapter's demonstration of a pool whose children die on arrival: the count shows
@@ -164,9 +122,13 @@ def count_and_silence(started: Any) -> None:
 
     Args:
         started: a ``multiprocessing`` ``Value("i")`` shared with the parent.
+        arrived: a semaphore from the same context, released once per start, so the parent
+            can wait for the n-th start with ``acquire(timeout=...)`` instead of polling.
     """
     with started.get_lock():
         started.value += 1
+    if arrived is not None:
+        arrived.release()
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as this child
 
 
@@ -221,7 +183,7 @@ def call_in_child(fn: Callable[..., Any], *args: Any, method: StartMethod,
         payload = pickle.dumps((fn, args))
     except Exception as exc:  # noqa: BLE001 - e.g. a lambda: no child is started at all
         return Outcome(method, error=_describe(exc), where="parent")
-    ctx = multiprocessing.get_context(method)
+    ctx = lifecycle.get_context(method)
     reader, writer = ctx.Pipe(duplex=False)
     child = ctx.Process(target=_child_main, args=(payload, writer), daemon=True)
     grace = timeout  # how long the child may take to exit once its outcome is in
@@ -242,18 +204,8 @@ def call_in_child(fn: Callable[..., Any], *args: Any, method: StartMethod,
             return Outcome(method, value=value)
         return Outcome(method, error=value, where="child")
     finally:
-        _stop(child, grace)
+        lifecycle.stop_processes([child], grace=grace)
         reader.close()
-
-
-def _stop(child: multiprocessing.process.BaseProcess, grace: float) -> None:
-    """Join a child, killing it if it is still running after ``grace`` seconds."""
-    if child.pid is None:  # never started
-        return
-    child.join(grace)
-    if child.is_alive():
-        child.kill()
-        child.join(30.0)
 
 
 # --- what a process costs ------------------------------------------------------------------
@@ -268,13 +220,13 @@ def start_times(method: StartMethod, n: int = 3, *, timeout: float = 30.0) -> li
     With ``forkserver`` the first time in an interpreter also starts the server process,
     so it is usually the slowest; later ones fork from the already-running server.
     """
-    ctx = multiprocessing.get_context(method)
+    ctx = lifecycle.get_context(method)
     times = []
     for _ in range(n):
         start = time.perf_counter()
         child = ctx.Process(target=_nothing)
         child.start()
-        _stop(child, timeout)
+        lifecycle.stop_processes([child], grace=timeout)
         times.append(time.perf_counter() - start)
     return times
 
@@ -325,10 +277,10 @@ def child_sees_lock_free(method: StartMethod, *, timeout: float = 0.5) -> bool:
     try:
         if not held.wait(30.0):
             raise RuntimeError("the lock-holding thread did not start")
-        child = multiprocessing.get_context(method).Process(target=_try_lock, args=(timeout,))
+        child = lifecycle.get_context(method).Process(target=_try_lock, args=(timeout,))
         child.start()
         child.join(timeout + 30.0)
-        _stop(child, 1.0)
+        lifecycle.stop_processes([child], grace=1.0)
         return child.exitcode == 0
     finally:
         release.set()

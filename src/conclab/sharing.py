@@ -1,4 +1,4 @@
-"""Threads up close: a race that loses updates, its fix, a hand-off, and a look at a stuck thread.
+"""Threads share memory: a race that loses updates, its fix, a hand-off, and a stuck thread.
 
 Chapter 02 builds on these; each is small enough to read in one screen:
 

@@ -1,4 +1,4 @@
-"""conclab.threads: forced interleavings, the hammer's bookkeeping, the slot and the dumps.
+"""conclab.sharing: forced interleavings, the hammer's bookkeeping, the slot and the dumps.
 
 The race tests never hope for an unlucky schedule: they force the interleaving with events and
 barriers, so a racy counter loses an update every time and a locked one never can.
@@ -12,8 +12,8 @@ import threading
 
 import pytest
 
-from conclab import threads
-from conclab.threads import (AugmentedCounter, LockedCounter, RacyCounter, Slot, hammer,
+from conclab import sharing, testing
+from conclab.sharing import (AugmentedCounter, LockedCounter, RacyCounter, Slot, hammer,
                              switch_interval)
 
 WAIT = 5.0  # generous bound on waits that should end at once; only a broken build reaches it
@@ -54,9 +54,42 @@ def test_racy_counter_loses_the_update_written_in_between() -> None:
     assert interleave(RacyCounter, patience=WAIT) == (1, True, ["a", "b"])
 
 
+class WatchedLock:
+    """A lock that says when a thread reaches it: a locked counter's lock, made visible."""
+
+    def __init__(self) -> None:
+        self.lock, self.reached = threading.Lock(), threading.Event()
+
+    def __enter__(self) -> None:
+        if threading.current_thread().name == "b":
+            self.reached.set()  # b is at the lock; it can only go on once a releases it
+        self.lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
+
+
 def test_locked_counter_keeps_the_other_thread_out_until_it_has_written() -> None:
-    # Waiting less than WAIT keeps the test short; a broken lock still lets b in at once.
-    assert interleave(LockedCounter, patience=0.5) == (2, False, ["a", "b"])
+    watched = WatchedLock()
+    order: list[str] = []
+    a_inside, b_at_lock = threading.Event(), []
+
+    def between() -> None:
+        order.append(threading.current_thread().name)
+        if threading.current_thread().name == "a":
+            a_inside.set()
+            b_at_lock.append(watched.reached.wait(WAIT))  # b reached the lock, and stopped
+
+    counter = LockedCounter(between)
+    counter._lock = watched  # type: ignore[assignment]
+    a = threading.Thread(target=counter.increment, name="a")
+    b = threading.Thread(target=counter.increment, name="b")
+    a.start()
+    assert a_inside.wait(WAIT)
+    b.start()
+    a.join(WAIT)
+    b.join(WAIT)
+    assert (counter.value, b_at_lock, order) == (2, [True], ["a", "b"])
 
 
 def test_counters_count_in_one_thread() -> None:
@@ -153,7 +186,8 @@ def test_slot_put_waits_until_the_slot_is_emptied() -> None:
 
     putter = threading.Thread(target=put_second)
     putter.start()
-    assert not second_in.wait(0.1)  # still full: the put must be waiting
+    stack = testing.wait_blocked(putter, "Condition.wait")  # still full: the put must wait
+    assert any(entry.startswith("Slot.put:") for entry in stack) and not second_in.is_set()
     assert slot.get_nowait() == "first"
     assert second_in.wait(WAIT)
     putter.join(WAIT)
@@ -186,8 +220,8 @@ def test_thread_traceback_shows_where_a_waiting_thread_is() -> None:
     waiter.start()
     try:
         assert ready.wait(WAIT)
-        dump = threads.dump_traceback()
-        mine = threads.thread_traceback(waiter, dump)
+        dump = sharing.dump_traceback()
+        mine = sharing.thread_traceback(waiter, dump)
     finally:
         go.set()
         waiter.join(WAIT)
@@ -195,9 +229,9 @@ def test_thread_traceback_shows_where_a_waiting_thread_is() -> None:
     assert mine.startswith("Thread 0x") and "in wait" in mine.splitlines()[1]
     assert "dump_traceback" not in mine  # that frame is in the current thread's section
     assert "Current thread" in dump and "test_thread_traceback" in dump
-    assert threads.thread_traceback(waiter) == ""  # it has ended, so a new dump lacks it
+    assert sharing.thread_traceback(waiter) == ""  # it has ended, so a new dump lacks it
 
 
 def test_thread_traceback_needs_a_started_thread() -> None:
     with pytest.raises(ValueError):
-        threads.thread_traceback(threading.Thread(target=print))
+        sharing.thread_traceback(threading.Thread(target=print))

@@ -1,4 +1,4 @@
-"""Measuring coroutines: many cheap tasks, a loop that wakes late, and slow callbacks.
+"""The event loop under load: many cheap tasks, a loop that wakes late, generator actors.
 
 The coroutines chapter shows inline the code that *is* the lesson (a generator actor, a
 coroutine driven by ``send``, a ``TaskGroup``); this module holds the instruments it reads:
@@ -9,16 +9,12 @@ coroutine driven by ``send``, a ``TaskGroup``); this module holds the instrument
 2. ``LagProbe`` is a periodic task that measures how late the loop wakes it. A loop that a
    blocking call has stalled wakes everyone late: the probe turns "the loop was blocked" into
    a number, and, given an observer, into "wait" spans on a timeline.
-3. ``run_in_fresh_loop`` runs a coroutine function on a brand-new loop in a worker thread,
-   optionally in debug mode, and returns its result with the warnings asyncio logged. It is
-   how a notebook, whose kernel loop runs forever, can show what ``asyncio.run`` does: set up
-   a loop, run, then shut down async generators and the default executor.
+3. ``primed`` starts a generator actor, so that it is ready for its first ``send``.
 
-Times come from ``time.perf_counter``, the clock ``conclab.workloads.clock()`` and
-``conclab.trace`` use, so the probe's spans line up with every other worker's on one timeline.
-Nothing here prints; every measurement is a frozen dataclass with its per-task figures computed.
-The module runs past 300 lines, mostly docstrings: the three instruments are read together in
-one chapter, and each alone is too small to be a module.
+To show what ``asyncio.run`` does from a notebook, whose kernel loop runs forever, use
+``conclab.lifecycle.run_in_fresh_loop``. Times come from ``conclab.hooks.clock``, so the
+probe's spans line up with every other worker's on one timeline. Nothing here prints; every
+measurement is a frozen dataclass with its per-task figures computed.
 """
 
 from __future__ import annotations
@@ -26,21 +22,17 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
-import logging
-import re
-import threading
 import time
 import tracemalloc
-from collections.abc import Awaitable, Callable, Generator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 if TYPE_CHECKING:
-    from conclab.workloads import Observer
+    from conclab.hooks import Observer
 
-__all__ = ["primed", "Storm", "task_storm", "LagStats", "LagProbe", "FreshRun",
-           "run_in_fresh_loop"]
+__all__ = ["primed", "Storm", "task_storm", "LagStats", "LagProbe"]
 
 P = ParamSpec("P")
 Y = TypeVar("Y")
@@ -258,94 +250,3 @@ class LagProbe:
         worst = max(self.lags, default=0.0)
         return (f"<LagProbe {self.worker!r} every {self.interval * 1e3:g} ms, {state}, "
                 f"{len(self.lags)} samples, max lag {worst * 1e3:.1f} ms>")
-
-
-# --- a fresh loop in a worker thread -----------------------------------------------------------
-
-@dataclass(frozen=True)
-class FreshRun:
-    """What ``run_in_fresh_loop`` brought back: the result and the warnings asyncio logged."""
-
-    result: Any
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def slow_steps(self) -> list[float]:
-        """The durations, in seconds, of the steps debug mode reported as slow."""
-        return [float(m.group(1)) for w in self.warnings
-                if (m := re.search(r" took (\d+(?:\.\d+)?) seconds$", w))]
-
-
-class _Collect(logging.Handler):
-    """Keep the messages of records logged by one thread."""
-
-    def __init__(self, thread_id: int) -> None:
-        super().__init__(logging.WARNING)
-        self.thread_id = thread_id
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.thread == self.thread_id:
-            self.messages.append(record.getMessage())
-
-
-def run_in_fresh_loop(fn: Callable[..., Awaitable[Any]], *args: Any, debug: bool = False,
-                      slow_callback_duration: float | None = None,
-                      timeout: float = 30.0) -> FreshRun:
-    """Run ``fn(*args)`` with ``asyncio.run`` in a new thread, to use a loop of its own.
-
-    In a notebook the kernel's loop is already running in the main thread, so ``asyncio.run``
-    refuses to start there. In a worker thread it may: this runs it there, waits, and hands back
-    the result (or re-raises the exception) together with every WARNING or worse that the
-    ``asyncio`` logger emitted from that thread, such as debug mode's "Executing <Task ...>
-    took 0.2 seconds". ``asyncio.run`` closes the loop and shuts down its default executor, so
-    ``asyncio.to_thread`` used inside leaves no thread behind.
-
-    Args:
-        fn: a coroutine function; it is called in the worker thread.
-        *args: its arguments.
-        debug: run the loop in asyncio debug mode.
-        slow_callback_duration: in debug mode, the step duration (seconds) above which asyncio
-            logs a slow callback (asyncio's default is 0.1).
-        timeout: seconds to wait for the thread; on expiry ``TimeoutError`` is raised (the
-            thread cannot be killed, so ``fn`` must not block for ever).
-    """
-    box: dict[str, Any] = {}
-
-    # The log handler filters by thread id, known only once the thread has started, and must
-    # be in place before the loop starts: so the thread starts, then waits for the go-ahead.
-    go = threading.Event()
-
-    def target() -> None:
-        if not go.wait(timeout):
-            return
-        try:
-            # asyncio.Runner is asyncio.run taken apart: it lets us set the threshold on the
-            # loop before the first step, and closes the same way (async generators, then the
-            # default executor, then the loop).
-            with asyncio.Runner(debug=debug) as runner:
-                if slow_callback_duration is not None:
-                    runner.get_loop().slow_callback_duration = slow_callback_duration
-                box["result"] = runner.run(fn(*args))
-        except BaseException as exc:  # carried back to the caller's thread and re-raised there
-            box["error"] = exc
-
-    worker = threading.Thread(target=target, name="fresh-loop")
-    logger = logging.getLogger("asyncio")
-    worker.start()
-    assert worker.ident is not None
-    collect = _Collect(worker.ident)
-    # Otherwise the records would also reach the root logger: in a notebook, red text on stderr.
-    propagate, logger.propagate = logger.propagate, False
-    logger.addHandler(collect)
-    try:
-        go.set()
-        worker.join(timeout)
-    finally:
-        logger.removeHandler(collect)
-        logger.propagate = propagate
-    if worker.is_alive():
-        raise TimeoutError(f"{getattr(fn, '__name__', fn)!r} still running after {timeout} s")
-    if "error" in box:
-        raise box["error"]
-    return FreshRun(box.get("result"), collect.messages)
