@@ -9,6 +9,8 @@ CELL_TIMEOUT ?= 180
 # What `make test` (and each run of `make stress`) selects: the browser checks have targets
 # of their own.
 TEST_MARKS := not browser and not lab
+# How many times `make stress` runs the package tests (the chapters run twice).
+N ?= 20
 # Jupyter refuses to run as root unless told; containers often run as root.
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
@@ -40,6 +42,12 @@ test-book: book
 # chromium). -rA prints each chapter's timed steps; screenshots of failures: build/lab/.
 test-lab: setup
 	$(BIN)/python -m pytest -m lab -rA --durations=0 tests/test_lab.py
+
+# The package tests N times and the chapters twice, each run under another switch interval
+# and start method; prints failures per test with the knobs of each failing run. CI: N=2.
+stress: setup
+	$(BIN)/python scripts/stress.py --runs $(N) --marks "$(TEST_MARKS)" \
+		--cell-timeout $(CELL_TIMEOUT) $(NOTEBOOKS)
 
 bench: setup
 	$(BIN)/python -m pip install --quiet -e ".[bench]"

@@ -91,7 +91,7 @@ CHAPTERS: dict[str, Chapter] = {
                             press={"playground": 1}),
     "02_threads": Chapter('cpu_run = workloads.run("thread", "cpu"', interrupt_after=0.1,
                           press={"playground": 1}),
-    "03_coroutines": Chapter("big = await coro.task_storm(100_000)", press={"playground": 1}),
+    "03_coroutines": Chapter("task_storm(100_000)", press={"playground": 1}),
     "04_costs": Chapter("table = costs.measure(quick=True)", interrupt_after=1.0),
 }
 
