@@ -18,6 +18,10 @@ and kernel, and goes through what readers do:
 4. **Run All again** in the same kernel: the same checks again; the chapter's own last cell
    (``assert_clean()``) checks that the second run left nothing behind either.
 
+A self-test runs a notebook broken on purpose (``BROKEN_CELLS``: an error, a cell never
+reached, a widget that cannot render, a harmless warning on stderr) and expects the checks to
+see each fault and nothing else, so a JupyterLab upgrade cannot blind them unnoticed.
+
 Screenshots of each step go to ``build/lab/<chapter>/``; the folder is kept, and named in
 the failure, when a chapter fails (set ``CONCLAB_LAB_KEEP=1`` to keep it always). The
 server's log is ``build/lab/server.log``. Every wait has a deadline and the whole chapter a
@@ -131,21 +135,15 @@ def test_configuration_matches_the_chapter(name: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _left_clean() -> Iterator[None]:
-    """Overrides conftest's check: processes only, since Playwright keeps threads of its own.
-
-    Kernels are descendants of the server, our child: this is where a kernel that outlived
-    its chapter would show. (What runs *inside* a kernel, CLEAN_CHECK and the chapters' last
-    cells check.)
+def _left_clean(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Overrides conftest's check, which would count Playwright's threads and Chromium's
+    helper processes: after a chapter, the server must have no process left (its kernel, or
+    anything the kernel started). What runs inside a kernel, CLEAN_CHECK and the chapters'
+    last cells check.
     """
-    from conclab import testing
-
-    baseline = testing.snapshot()
     yield
-    deadline = time.monotonic() + 10
-    while (left := [x for x in testing.leftovers(baseline) if x.startswith("child process")]):
-        assert time.monotonic() < deadline, "left running:\n  " + "\n  ".join(left)
-        time.sleep(0.2)
+    if "lab_server" in request.fixturenames:
+        request.getfixturevalue("lab_server").assert_no_children()
 
 
 @pytest.fixture(scope="session")
@@ -195,6 +193,42 @@ def test_chapter_in_jupyterlab(lab_browser: Any, lab_server: Any, name: str) -> 
         shutil.rmtree(shots)
 
 
+# A notebook broken in each way the checks look for; the self-test below must see each one.
+BROKEN_CELLS = (
+    "import ipywidgets\nipywidgets.IntSlider(description='fine')",
+    "from IPython.display import display\n"
+    "view = {'model_id': 'no-such-model', 'version_major': 2, 'version_minor': 0}\n"
+    "display({'application/vnd.jupyter.widget-view+json': view}, raw=True)",
+    "import warnings\nwarnings.warn('output on stderr is no error')",
+    "raise RuntimeError('broken on purpose')",
+    "print('never runs')",
+)
+
+
+@pytest.mark.lab
+@pytest.mark.timeout(CHAPTER_TIMEOUT)
+def test_the_checks_see_a_broken_notebook(lab_browser: Any, lab_server: Any) -> None:
+    import nbformat
+
+    name, shots = "zz_broken", BUILD / "zz_broken"
+    shots.mkdir(parents=True, exist_ok=True)
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(source) for source in BROKEN_CELLS],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}})
+    nbformat.write(notebook, lab_server.root / f"{name}.ipynb")
+    with _opened(lab_browser, lab_server, name, shots) as broken:
+        broken.run_all(RUN_TIMEOUT)
+        assert broken.errors() == ["cell 4 `raise RuntimeError('broken on purpose')` raised "
+                                   "RuntimeError: broken on purpose"]
+        assert broken.unrun() == ["cell 5 `print('never runs')`"]
+        problems = broken.widget_problems(timeout=5)
+        assert len(problems) == 1 and "widget" in problems[0], problems
+        with pytest.raises(AssertionError, match="broken on purpose"):
+            broken.check_run("self-test")
+    shutil.rmtree(shots)
+
+
 class _opened:
     """Context manager: a chapter open in a new page; on failure a screenshot and a note."""
 
@@ -227,6 +261,9 @@ class _opened:
     def _keep_evidence(self, error: BaseException) -> None:
         """Screenshot the failure and say where the pictures and the server log are."""
         try:
+            shown = self.notebook.errors()
+            if shown:  # the first error output, rather than wherever the page was scrolled
+                self.notebook.show(shown[0])
             self.notebook.screenshot("failure")
         except Exception as exc:  # a dead page must not hide the real failure
             error.add_note(f"(no failure screenshot: {type(exc).__name__})")

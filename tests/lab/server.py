@@ -176,6 +176,26 @@ class LabServer:
         for kernel in self.api("GET", "api/kernels", timeout=timeout):
             self.api("DELETE", f"api/kernels/{kernel['id']}", timeout=timeout)
 
+    def assert_no_children(self, timeout: float = 10.0) -> None:
+        """Wait up to ``timeout`` s for the server to have no process left; name those it has.
+
+        After a chapter's kernel is shut down, anything still running below the server is a
+        kernel, or something a kernel started, that outlived it.
+        """
+        assert self.process is not None, "the server is not running"
+        deadline = time.monotonic() + timeout
+        while True:
+            left = []
+            for child in psutil.Process(self.process.pid).children(recursive=True):
+                try:
+                    left.append(f"{child.pid}: {' '.join(child.cmdline())[:120]}")
+                except psutil.Error:
+                    pass  # gone meanwhile
+            if not left or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert not left, "left running under JupyterLab:\n  " + "\n  ".join(left)
+
     def stop(self, timeout: float = 20.0) -> None:
         """Stop kernels and server, politely then by force; safe to call more than once."""
         process, self.process = self.process, None
