@@ -206,3 +206,21 @@ def test_live_svg_takes_spans_out_of_order():
     svg = view.render()
     xs = [float(x) for x in re.findall(r'<rect x="([\d.]+)"', svg)]
     assert len(xs) == 2 and xs == sorted(xs)
+
+
+def test_timeline_text_is_readable_at_the_book_column():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    trace = Trace()
+    trace.span("thread-0", "run", 0.0, 0.01)
+    trace.span("thread-1", "wait", 0.0, 0.01)
+    ax = plots.timeline(trace)
+    try:
+        assert plots.smallest_text_px(ax.figure) >= plots.MIN_TEXT_PX
+        ax.legend_.get_texts()[0].set_fontsize(6)  # a label this small must be caught
+        assert plots.smallest_text_px(ax.figure) < plots.MIN_TEXT_PX
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(ax.figure)

@@ -128,3 +128,46 @@ def test_course_map_lists_every_part_with_a_chapter() -> None:
     import matplotlib.pyplot as plt
 
     plt.close(ax.figure)
+
+
+def test_an_exercise_check_fails_on_its_stub_and_passes_on_the_solution() -> None:
+    @course.stub
+    def double(x):
+        ...
+
+    def check_double(f):
+        assert f(2) == 4, "double(2) should be 4"
+
+    outcome = course.check(check_double, double)
+    assert not outcome and outcome.reason.startswith("double(2) should be 4")
+    assert "not yet" in outcome._repr_html_()
+
+    def raises(x):
+        raise NotImplementedError("write me")
+
+    assert course.check(check_double, raises).reason == "NotImplementedError: write me"
+
+    def double(x):  # noqa: F811 - the solution takes over the stub's name
+        return 2 * x
+
+    assert course.verify(check_double, double) and "right" in course.check(
+        check_double, double)._repr_html_()
+
+
+def test_verify_fails_a_check_that_cannot_fail_and_a_wrong_solution() -> None:
+    @course.stub
+    def triple(x):
+        ...
+
+    with pytest.raises(AssertionError, match="passed the empty stub"):
+        course.verify(lambda f: None, triple)
+    def check_triple(f):
+        assert f(1) == 3, "3 times 1 is 3"
+
+    def triple(x):  # noqa: F811 - a wrong solution
+        return x
+
+    with pytest.raises(AssertionError, match="failed its check: 3 times 1 is 3"):
+        course.verify(check_triple, triple)
+    with pytest.raises(LookupError, match="mark the exercise's stub"):
+        course.verify(check_triple, lambda x: 3 * x)  # not named like any stub

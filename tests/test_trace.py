@@ -190,3 +190,35 @@ def test_run_coroutines_mixed_never_overlap():
     names = trace.workers
     assert len(names) == 3
     assert all(trace.overlap(a, b) == 0.0 for a in names for b in names if a != b)
+
+
+def test_watch_tasks_records_only_the_tasks_asked_about():
+    # A stand-in for the kernel's own tasks: a neighbour that shares the loop and takes
+    # turns between ours, as JupyterLab's message handlers do.
+    async def main() -> tuple[list[str], list[str]]:
+        stop = asyncio.Event()
+
+        async def neighbour() -> None:
+            while not stop.is_set():
+                await asyncio.sleep(0)
+
+        async def polite() -> None:
+            for _ in range(2):
+                await asyncio.sleep(0)
+
+        other = asyncio.create_task(neighbour(), name="Task-118")
+        ours, everything = Trace(), Trace()
+        with watch_tasks(ours, only={"t0", "t1", "t2"}), watch_tasks(everything):
+            async with asyncio.TaskGroup() as group:
+                for i in range(3):
+                    group.create_task(polite(), name=f"t{i}")
+        stop.set()
+        await other
+        return [s.worker for s in ours.runs()], everything.workers
+
+    ours, everything = asyncio.run(main())
+    assert ours == ["t0", "t1", "t2"] * 3
+    assert "Task-118" in everything and {"t0", "t1", "t2"} <= set(everything)
+    with pytest.raises(TypeError, match="only=\\{'t0'\\}"):
+        with watch_tasks(Trace(), only="t0"):
+            pass

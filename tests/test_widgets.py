@@ -1,91 +1,47 @@
-"""conclab.widgets: the Playground runs each model from code and from its button, validates
-its controls, and Replay scrubs a hand-made trace to exactly known states.
-
-Runs are tiny (0.05 s of work per worker) and nothing asserts a duration: only which workers
-ran, what the widget shows and what the controls accept.
+"""conclab.widgets: Frames switch pictures in the browser (links, not callbacks), Replay shows a
+hand-made trace at exactly known moments, and controls that need a kernel say so.
 """
 
 from __future__ import annotations
 
 import re
 
+import ipywidgets as ipw
 import pytest
 
-from conclab import widgets, workloads
+from conclab import widgets
 from conclab.trace import Trace
-from conclab.widgets import Playground, Replay
+from conclab.widgets import Frames, Replay
 
 T0 = 50.0
 
 
-@pytest.mark.parametrize("model", workloads.MODELS)
-def test_run_returns_a_trace_of_the_expected_workers(model):
-    playground = Playground()
-    trace = playground.run(model=model, workload="cpu", workers=2, seconds=0.05)
-    assert isinstance(trace, Trace)
-    assert sorted(trace.workers) == [f"{model}-0", f"{model}-1"]
-    assert {s.state for s in trace.spans} >= {"run"}
-    assert playground.trace is trace
-    assert (playground.result.model, playground.result.workers) == (model, 2)
-    # The final picture stays in the widget: a lane per worker and the speed-up explained.
-    lanes = set(re.findall(r'data-lane="([^"]+)"', playground.timeline_view.value))
-    assert lanes == {f"{model}-0", f"{model}-1"}
-    assert "speed-up" in playground.status_view.value
-    assert "workers &times; seconds / elapsed" in playground.status_view.value
-    assert playground.cpu_samples and "cpu use per core" in playground.cpu_view.value
+def test_frames_are_linked_in_the_browser_not_by_a_callback():
+    frames = Frames(["<p>one</p>", "<p>two</p>", "<p>three</p>"], labels=["a", "b", "c"])
+    assert frames.stack.selected_index == frames.slider.value == 2  # the last first
+    assert [f.value for f in frames.frames] == ["<p>one</p>", "<p>two</p>", "<p>three</p>"]
+    links = {(l.source[0], l.source[1], l.target[0], l.target[1]) for l in frames.links}
+    assert (frames.slider, "value", frames.stack, "selected_index") in links
+    assert (frames.slider, "value", frames.readout, "selected_index") in links
+    assert not frames.slider._trait_notifiers.get("value", {}).get("change")  # no callback
+    frames.show(0)
+    assert frames.index == frames.stack.selected_index == frames.readout.selected_index == 0
 
 
-@pytest.mark.parametrize("workload", workloads.KINDS)
-def test_each_workload_runs_on_threads(workload):
-    trace = Playground().run(model="thread", workload=workload, workers=1, seconds=0.05)
-    assert trace.workers == ["thread-0"]
-    if workload != "cpu":
-        assert "wait" in {s.state for s in trace.spans}
+def test_frames_refuse_what_they_cannot_show():
+    with pytest.raises(ValueError, match="at least one frame"):
+        Frames([])
+    with pytest.raises(ValueError, match="one label per frame"):
+        Frames(["a", "b"], labels=["x"])
+    with pytest.raises(ValueError, match="from 0 to 1"):
+        Frames(["a", "b"], value=5)
 
 
-def test_the_controls_show_what_ran_and_the_button_runs_them():
-    playground = Playground(refresh=0.01)  # small refresh: the live path is exercised too
-    playground.run(model="coroutine", workload="io", workers=3, seconds=0.05)
-    assert (playground.model_choice.value, playground.workload_choice.value,
-            playground.workers_choice.value, playground.seconds_choice.value) == (
-        "coroutine", "io", 3, 0.05)
-    playground.model_choice.value = "thread"
-    playground.workers_choice.value = 1
-    playground.run_button.click()
-    assert playground.trace.workers == ["thread-0"]
-    assert not playground.run_button.disabled
-
-
-def test_controls_validate_their_ranges():
-    playground = Playground()
-    slider = playground.workers_choice
-    assert (slider.min, slider.max) == (1, widgets.MAX_WORKERS) == (1, 16)
-    slider.value = 40
-    assert slider.value == 16  # an IntSlider clamps to its bounds
-    slider.value = 0
-    assert slider.value == 1
-    assert list(playground.model_choice.options) == ["process", "thread", "coroutine"]
-    assert [v for _, v in playground.workload_choice.options] == ["cpu", "io", "mixed"]
-    for bad in ({"workers": 0}, {"workers": 17}, {"workers": 2.0}, {"model": "fiber"},
-                {"workload": "disk"}, {"seconds": 0}, {"seconds": 31}):
-        with pytest.raises(ValueError):
-            playground.run(**bad)
-    assert playground.trace is None  # nothing ran
-    box = playground.seconds_choice
-    assert (box.min, box.max) == widgets.SECONDS_RANGE
-    box.value = 1000
-    assert box.value == widgets.SECONDS_RANGE[1]
-
-
-def test_a_failed_click_shows_the_error_instead_of_raising(monkeypatch):
-    playground = Playground()
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr(playground, "run", broken)
-    playground.run_button.click()
-    assert "boom" in playground.status_view.value
+def test_needs_kernel_labels_the_controls_it_lays_out():
+    button = ipw.Button(description="go")
+    box = widgets.needs_kernel(button)
+    assert box.children[0] is button and button.tooltip == widgets.NEEDS_KERNEL
+    assert widgets.NEEDS_KERNEL in box.children[-1].value
 
 
 def hand_made() -> Trace:
@@ -98,12 +54,12 @@ def hand_made() -> Trace:
     return trace
 
 
-def test_replay_slider_spans_the_trace_and_starts_at_the_end():
-    replay = Replay(hand_made())
-    assert replay.slider.min == 0
-    assert replay.slider.max == pytest.approx(20.0)
-    assert replay.slider.value == replay.slider.max
+def test_replay_frames_span_the_trace_and_start_at_the_end():
+    replay = Replay(hand_made(), steps=4)
+    assert replay.times_ms == pytest.approx([0.0, 5.0, 10.0, 15.0, 20.0])
+    assert (replay.slider.min, replay.slider.max, replay.slider.value) == (0, 4, 4)
     assert replay.workers == ["a", "b"]
+    assert replay.readout.children[1].value == "<b>5.0 ms</b>"
 
 
 def test_replay_state_at_a_time():
@@ -114,38 +70,73 @@ def test_replay_state_at_a_time():
     assert replay.state_at(17.0) == {"a": "wait", "b": "idle"}
 
 
-def test_moving_the_slider_redraws_up_to_t():
-    replay = Replay(hand_made())
-    replay.slider.value = 5.0
-    assert "at 5.0 ms" in replay.doing.value
-    assert re.findall(r"<td>(\w+)</td><td><b>(\w+)</b>([^<]*)", replay.doing.value) == [
+def test_each_frame_is_drawn_up_to_its_moment():
+    replay = Replay(hand_made(), steps=4)
+    frame = replay.frames[1].value  # 5 ms
+    assert "at 5.0 ms" in frame
+    assert re.findall(r"<td>(\w+)</td><td><b>(\w+)</b>([^<]*)", frame) == [
         ("a", "run", " (cpu)"), ("b", "wait", "")]
+    # Up to 5 ms only a's run and b's wait have begun.
+    assert set(re.findall(r'data-lane="(\w+)" data-state="(\w+)"', frame)) == {
+        ("a", "run"), ("b", "wait")}
+    assert "at 15.0 ms" in replay.frames[3].value
+    assert len(set(f.value for f in replay.frames)) == 5  # every frame differs
+    replay.show(1)
+    assert replay.state_at() == {"a": "run", "b": "wait"}
     assert replay.spans_at(5.0)["a"].label == "cpu"
     assert replay.spans_at(17.0)["b"] is None
-    # Up to 5 ms only a's run and b's wait have begun.
-    assert set(re.findall(r'data-lane="(\w+)" data-state="(\w+)"', replay.picture.value)) == {
-        ("a", "run"), ("b", "wait")}
 
 
 def test_replay_of_an_empty_trace():
     replay = Replay(Trace())
     assert (replay.slider.min, replay.slider.max) == (0, 0)
     assert replay.state_at(0) == {}
-    assert "empty" in replay.picture.value
+    assert "empty" in replay.frames[0].value
 
 
-def test_overhead_benchmark_runs_and_counts_what_it_drew():
-    from conclab.bench import playground as bench_playground
-
-    o = bench_playground.measure_overhead(seconds=0.05, repeats=1, refresh=0.01)
-    assert min(o.traced) > 0 and min(o.untraced) > 0 and o.ratio > 0
-    assert o.draw_seconds >= 0 and o.run_seconds > 0
 
 
-def test_without_live_drawing_only_the_final_picture_is_drawn():
-    playground = Playground(live=False)
-    playground.run(model="thread", workload="io", workers=2, seconds=0.05)
-    stats = playground.statistics()
-    assert (stats.frames, stats.draw_seconds) == (0, 0.0)
-    assert stats.elapsed == playground.result.elapsed and stats.share == 0.0
-    assert playground.timeline_view.value.count('data-state="wait"') == 2
+def _two_sleepers(s):
+    from conclab import scheduler as sch
+
+    def worker(n):
+        for _ in range(n):
+            yield from sch.sleep(0.01)
+
+    s.spawn(worker(2), name="a")
+    s.spawn(worker(3), name="b")
+
+
+def _cells(frame) -> list[str]:
+    return re.findall(r"<td>([^<]*)</td>", frame.value)
+
+
+def test_stepper_records_one_frame_per_step_in_virtual_time():
+    stepper = widgets.SchedulerStepper(_two_sleepers)
+    assert stepper.done and len(stepper.frames) == 8 == stepper.slider.max + 1
+    # time, steps, just ran, ready, sleeping, waiting, finished
+    assert _cells(stepper.frames[0]) == ["0 ms", "0", "-", "a, b", "-", "-", "-"]
+    assert _cells(stepper.frames[1]) == ["1 ms", "1", "a", "b", "a until 10 ms", "-", "-"]
+    assert _cells(stepper.frames[-1])[-1] == "a, b"
+    runs = [(s.worker, round(s.start * 1e3)) for s in stepper.trace.runs()]
+    assert runs == [("a", 0), ("b", 1), ("a", 10), ("b", 11), ("a", 20), ("b", 21), ("b", 31)]
+    assert stepper.readout.children[1].value == "<b>1</b>"
+
+
+def test_stepper_buttons_step_reset_and_run_live():
+    stepper = widgets.SchedulerStepper(_two_sleepers)
+    stepper.reset_button.click()
+    assert len(stepper.frames) == 1 and stepper.slider.max == 0 and not stepper.done
+    stepper.step_button.click()
+    stepper.step_button.click()
+    assert len(stepper.frames) == 3 and stepper.index == 2 == stepper.stack.selected_index
+    stepper.run_button.click()
+    assert stepper.done and len(stepper.frames) == 8
+    assert widgets.NEEDS_KERNEL in stepper.step_button.tooltip
+
+
+def test_stepper_refuses_what_it_cannot_step():
+    with pytest.raises(TypeError, match="spawns tasks"):
+        widgets.SchedulerStepper("not a program")
+    with pytest.raises(ValueError, match="max_steps"):
+        widgets.SchedulerStepper(_two_sleepers, max_steps=0)

@@ -5,7 +5,8 @@ below it, never above (import-linter's ``layers`` contract in ``pyproject.toml``
 ``tests/test_layers.py`` checks that this map, the files and the contract agree)::
 
     presentation       widgets and figures: notebooks only (ipywidgets, matplotlib)
-        widgets        Playground and Replay: watch a run live, or scrub a recording
+        playground     the Playground: run N workers of a model, watch, read measured figures
+        widgets        Frames and Replay (they work in the book), the needs-a-kernel label
         plots          timelines of a trace: matplotlib figures and live SVG
         course         the course map and the chapter table
     observation        records and measures; changes nothing
@@ -19,13 +20,14 @@ below it, never above (import-linter's ``layers`` contract in ``pyproject.toml``
         sharing        threads share memory: races, locks, hand-offs, a stuck thread
         eventloop      the event loop under load: task storms, a lag probe, generator actors
         check          the setup check: one piece of work as a thread, a process, a coroutine
+    communication      the three patterns: how tasks of any model talk
+        queues         BridgeQueue (threads and coroutines share one queue), ProcessQueue
     scheduling         the bottom floor: knows nothing above it
         scheduler      the teaching scheduler: generator tasks, traps, round-robin, selectors
         hooks          the one clock and the Observer hooks everything reports through
         lifecycle      start methods, stopping child processes, a fresh event loop in a thread
 
-The communication floor (``queues``, ``actors``, ``pubsub``) sits between programs and
-scheduling, as it arrives.
+The communication floor gains ``actors`` and ``pubsub`` as they arrive.
 ``bench`` stands beside the house: its benchmark suites may import any floor.
 
 Import the module you need (``from conclab import machine``); this file imports nothing. One

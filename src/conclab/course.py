@@ -5,17 +5,33 @@ The article ends on one claim: a concurrent system is a **scheduler**, **tasks**
 co-operative one; a process, a thread or a coroutine as the task; a queue, an actor or pub/sub
 as the communication), and each kind has a chapter. ``CHAPTERS`` is the table of contents as
 data; ``draw_map`` draws the three parts with their kinds and chapter numbers.
+
+Every exercise in the course has the same three cells, and the helpers here hold them to it:
+
+1. a **stub** to write in: a function whose body is ``...``, decorated with ``@course.stub``
+   (which keeps it, so that a reader's own answer can later replace the name);
+2. a **check**: a function that asserts what a right answer does, run with
+   ``course.check(check_fn, answer)``, which shows "right" or "not yet" with the reason and
+   never raises, so a chapter runs from top to bottom before the reader has written anything;
+3. a **solution**, collapsed, ending with ``course.verify(check_fn, solution)``, which
+   asserts that the check fails on the stub and passes on the solution: nbval runs it, so a
+   check that cannot fail, or a solution that does not pass, fails the build.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from html import escape
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["Chapter", "CHAPTERS", "PARTS", "draw_map"]
+__all__ = ["Chapter", "CHAPTERS", "PARTS", "draw_map", "stub", "Outcome", "check", "verify"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_STUBS: dict[str, Callable[..., Any]] = {}
 
 
 @dataclass(frozen=True)
@@ -84,3 +100,67 @@ def draw_map(ax: Axes | None = None) -> Axes:
                                      mutation_scale=14, color="0.3"))
         ax.text(x0 + 0.15, 1.7, label, ha="center", va="bottom", fontsize=7, color="0.3")
     return ax
+
+
+# --- exercises ---------------------------------------------------------------------------------
+
+def stub(fn: F) -> F:
+    """Mark ``fn`` as an exercise's stub (the function the reader completes); return it as is.
+
+    The stub is kept under its name, so ``verify`` can check it after the reader's own answer
+    (or the solution) has taken the name over.
+    """
+    _STUBS[fn.__name__] = fn
+    return fn
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a check said of an answer: passed or not, and why not."""
+
+    passed: bool
+    reason: str = ""
+
+    def _repr_html_(self) -> str:
+        if self.passed:
+            return '<span style="color:#1a7f37"><b>&#10003; right</b></span>'
+        return (f'<span style="color:#9a6700"><b>&#10007; not yet</b>: '
+                f"{escape(self.reason)}</span>")
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+
+def check(check_fn: Callable[[Callable[..., Any]], object], answer: Callable[..., Any]) -> Outcome:
+    """Run an exercise's check on an answer and say whether it is right; never raise.
+
+    A stub's ``...`` body returns None, which the check's asserts reject; an answer that
+    raises (``NotImplementedError``, a bug) is "not yet" too, with the error as the reason.
+    """
+    try:
+        check_fn(answer)
+    except AssertionError as exc:
+        return Outcome(False, str(exc) or "an assertion in the check failed")
+    except Exception as exc:  # noqa: BLE001 - any error in the answer means "not yet"
+        return Outcome(False, f"{type(exc).__name__}: {exc}")
+    return Outcome(True)
+
+
+def verify(check_fn: Callable[[Callable[..., Any]], object], solution: Callable[..., Any]) -> Outcome:
+    """Assert that ``check_fn`` fails on the stub of the same name and passes on ``solution``.
+
+    Called at the end of each collapsed solution, so executing the chapter proves that every
+    exercise's check can fail and that its solution is right.
+
+    Raises:
+        LookupError: no stub of that name was marked with ``@course.stub``.
+        AssertionError: the check passed the stub, or failed the solution.
+    """
+    if solution.__name__ not in _STUBS:
+        raise LookupError(f"no stub named {solution.__name__!r}: mark the exercise's stub "
+                          "with @course.stub, and give the solution the same name")
+    on_stub = check(check_fn, _STUBS[solution.__name__])
+    assert not on_stub, f"the check of {solution.__name__} passed the empty stub: it cannot fail"
+    outcome = check(check_fn, solution)
+    assert outcome, f"the solution of {solution.__name__} failed its check: {outcome.reason}"
+    return outcome

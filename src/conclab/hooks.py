@@ -23,12 +23,18 @@ This module imports only the standard library and knows nothing above it.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import multiprocessing
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Worker", "clock", "Span", "Event", "Observer", "NULL_OBSERVER", "Tee", "observing"]
+__all__ = ["Worker", "clock", "Span", "Event", "Observer", "NULL_OBSERVER", "Tee", "observing",
+           "as_worker", "worker_name"]
 
 Worker = str
 """The name a worker reports under: ``"thread-0"``, ``"process-1"``, a task's or actor's name."""
@@ -143,3 +149,47 @@ class Tee:
 
     def __repr__(self) -> str:
         return f"Tee({', '.join(map(repr, self.observers))})"
+
+
+# --- who is reporting ------------------------------------------------------------------
+
+_WORKER: contextvars.ContextVar[Worker | None] = contextvars.ContextVar("conclab_worker",
+                                                                       default=None)
+
+
+@contextmanager
+def as_worker(name: Worker) -> Iterator[Worker]:
+    """Report what the current thread or task does under ``name`` (queues, actors, gateways).
+
+    Observed queues name who put and who got each item, gateways who published. By default that is the running asyncio
+    task's name, else the thread's name (in a child process's main thread, the process's
+    name). Inside ``with as_worker("producer"):`` it is ``"producer"``: the name lives in a
+    context variable, so it covers the current thread, or only the current task.
+
+    Args:
+        name: the lane name to report, as the ``worker`` of spans elsewhere in the course.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"a worker name must be a str, not {type(name).__name__}; "
+                        f"pass the lane name the timeline should show")
+    token = _WORKER.set(name)
+    try:
+        yield name
+    finally:
+        _WORKER.reset(token)
+
+
+def worker_name() -> Worker:
+    """The caller's name: ``as_worker``'s, else its task's, thread's or child process's."""
+    name = _WORKER.get()
+    if name is not None:
+        return name
+    loop = asyncio._get_running_loop()  # None outside a loop, unlike get_running_loop()
+    if loop is not None:
+        task = asyncio.current_task(loop)
+        if task is not None:
+            return task.get_name()
+    thread = threading.current_thread()
+    if thread is threading.main_thread() and multiprocessing.parent_process() is not None:
+        return multiprocessing.current_process().name
+    return thread.name

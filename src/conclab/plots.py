@@ -35,8 +35,15 @@ from conclab.trace import merge_intervals
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["STATE_STYLE", "TraceLike", "Message", "SvgTimeline", "timeline", "timeline_svg",
-           "messages", "lanes", "extent"]
+__all__ = ["STATE_STYLE", "BOOK_COLUMN_PX", "MIN_TEXT_PX", "TraceLike", "Message",
+           "SvgTimeline", "timeline", "timeline_svg", "messages", "lanes", "extent",
+           "smallest_text_px"]
+
+BOOK_COLUMN_PX = 688
+"""Width of the book's text column in CSS pixels, as Chromium lays it out at 1280 px wide
+(tests/test_book.py measures it): figures are scaled down to it."""
+MIN_TEXT_PX = 11
+"""No text in a figure or timeline may render smaller than this at the book's column width."""
 
 # How each state looks: (face colour, hatch). "run" is solid and dark, "wait" light and
 # hatched, so the two read apart in greyscale print too. Unknown states get a fallback.
@@ -206,6 +213,20 @@ def timeline(trace: TraceLike | Iterable[Any], ax: Axes | None = None, *,
     return ax
 
 
+def smallest_text_px(figure: Any, column_px: float = BOOK_COLUMN_PX) -> float:
+    """The smallest visible text of a matplotlib figure, in CSS pixels at the book's column.
+
+    A PNG figure ``w`` inches wide is shown at most ``column_px`` wide, so a font of ``s``
+    points renders at ``s / 72 * dpi * min(1, column_px / (w * dpi))`` pixels.
+    """
+    width_px = figure.get_figwidth() * figure.dpi
+    scale = min(1.0, column_px / width_px)
+    sizes = [t.get_fontsize() / 72 * figure.dpi * scale
+             for t in figure.findobj(lambda a: hasattr(a, "get_fontsize") and hasattr(a, "get_text"))
+             if t.get_visible() and t.get_text().strip()]
+    return min(sizes, default=float("inf"))
+
+
 def _draw_bars(ax: Axes, spans: Sequence[Any], row: dict[str, int], t0: float,
                limit: float) -> list[str]:
     """One ``broken_barh`` per (worker, state), cut at ``limit`` ms; return the states drawn."""
@@ -259,7 +280,7 @@ def _draw_legend(ax: Axes, states: list[str]) -> None:
                for s in ordered]
     if handles:
         ax.legend(handles=handles, loc="lower right", bbox_to_anchor=(1.0, 1.0),
-                  ncols=len(handles), frameon=False, fontsize="small", borderaxespad=0.2)
+                  ncols=len(handles), frameon=False, fontsize=10, borderaxespad=0.2)
 
 
 class SvgTimeline:

@@ -25,9 +25,10 @@ import dis
 import json
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 from conclab.hooks import Event, Observer, Span, clock as shared_clock
 
@@ -210,9 +211,9 @@ def _length(intervals: list[tuple[float, float]]) -> float:
 
 
 @contextmanager
-def watch_tasks(observer: Observer, *,
+def watch_tasks(observer: Observer, *, only: Collection[str] | Callable[[Any], bool] | None = None,
                 clock: Callable[[], float] = shared_clock) -> Iterator[None]:
-    """Record a "run" span for every step of every asyncio task run by this thread's loop.
+    """Record a "run" span for every step of the asyncio tasks run by this thread's loop.
 
     It uses the interpreter's profiling hook (``sys.setprofile``), so it sees any coroutine,
     not only the package's work: when a task's outermost coroutine frame is entered (the
@@ -221,19 +222,42 @@ def watch_tasks(observer: Observer, *,
     ``"return"``. Use it inside a coroutine, around the code whose tasks you want to watch;
     it slows every Python call in this thread while it is on.
 
+    The loop runs whatever tasks are ready, not only yours: in a notebook that JupyterLab
+    drives, the kernel's own tasks (named ``Task-118``...) handle messages from the front end
+    between your tasks' steps. ``only`` records just the tasks you ask about; without it you
+    see everything that shared the loop, which is a lesson in itself.
+
     Args:
         observer: receives ``span(task_name, "run", resumed, suspended, label)``.
+        only: record only these tasks: a collection of task names, or a predicate that
+            takes the ``asyncio.Task``; None records every task.
         clock: the clock to read (the shared one by default).
     """
     import asyncio
 
     resumed: dict[int, float] = {}
+    if only is None or callable(only):
+        wanted: Callable[[Any], bool] = only or (lambda task: True)
+    else:
+        names = frozenset(only)
+        if isinstance(only, str):
+            raise TypeError(f"only must be a collection of task names, not the string {only!r}; "
+                            f"write only={{{only!r}}}")
+
+        def wanted(task: Any) -> bool:
+            return task.get_name() in names
+
+    previous = sys.getprofile()
 
     def hook(frame: FrameType, what: str, arg: object) -> None:
+        if previous is not None:  # an outer watch_tasks (or profiler) keeps seeing calls
+            previous(frame, what, arg)
         if what not in ("call", "return"):
             return
         task = asyncio.current_task()
         if task is None or getattr(task.get_coro(), "cr_frame", None) is not frame:
+            return
+        if not wanted(task):
             return
         if what == "call":
             resumed[id(task)] = clock()
@@ -241,7 +265,6 @@ def watch_tasks(observer: Observer, *,
             label = f"await line {frame.f_lineno}" if _at_await(frame) else "return"
             observer.span(task.get_name(), "run", resumed.pop(id(task)), clock(), label)
 
-    previous = sys.getprofile()
     sys.setprofile(hook)
     try:
         yield

@@ -38,7 +38,7 @@ import asyncio
 import queue as stdqueue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from conclab import lifecycle
@@ -46,7 +46,8 @@ from conclab.hooks import NULL_OBSERVER, Observer, clock, observing
 
 __all__ = [
     "Model", "Kind", "MODELS", "KINDS", "calibrate", "burn", "units_for",
-    "spin", "pause", "aspin", "apause", "QueueObserver", "Relay", "RunResult", "run",
+    "spin", "pause", "aspin", "apause", "QueueObserver", "Relay", "Share", "RunResult",
+    "check_kind", "run",
 ]
 
 Model = Literal["process", "thread", "coroutine"]
@@ -231,14 +232,16 @@ def pause(seconds: float, *, worker: str = "main", observer: Observer | None = N
         observer.span(worker, "wait", start, clock(), label)
 
 
-async def aspin(seconds: float, *, worker: str = "main", observer: Observer | None = None,
-                label: str = "", deadline: float | None = None) -> int:
+async def aspin(seconds: float | None = None, *, units: int | None = None,
+                worker: str = "main", observer: Observer | None = None, label: str = "",
+                deadline: float | None = None) -> int:
     """Coroutine version of ``spin``: it never awaits, so it blocks the whole event loop.
 
     That is the lesson: CPU-bound work inside a coroutine stops every other coroutine on the
     loop until it is done. Arguments and result are those of ``spin``.
     """
-    return spin(seconds, worker=worker, observer=observer, label=label, deadline=deadline)
+    return spin(seconds, units=units, worker=worker, observer=observer, label=label,
+                deadline=deadline)
 
 
 async def apause(seconds: float, *, worker: str = "main", observer: Observer | None = None,
@@ -345,87 +348,116 @@ class Relay:
 
 
 @dataclass(frozen=True)
+class Share:
+    """One worker's share of a run, in units that do not depend on the clock: picklable.
+
+    Attributes:
+        workload: "cpu", "io" or "mixed".
+        cpu_units: ``burn`` units of CPU work ("mixed": in ``_MIXED_ROUNDS`` slices).
+        io_seconds: seconds of waiting ("mixed": in as many slices, between the CPU ones).
+        repeat: how many times the worker does all of it, one after another (the serial
+            baseline does every worker's share in one worker).
+    """
+
+    workload: str
+    cpu_units: int
+    io_seconds: float
+    repeat: int = 1
+
+    @classmethod
+    def of(cls, workload: str, seconds: float | None, units: int | None) -> Share:
+        """The share of ``workload`` sized by ``seconds`` (a hint) or exact CPU ``units``."""
+        if workload == "io":
+            if units is not None:
+                raise ValueError("io work is only waiting: size it in seconds, not units")
+            if seconds is None or not seconds >= 0:
+                raise ValueError(f"seconds must be a number >= 0, not {seconds!r}")
+            return cls("io", 0, seconds)
+        cpu = _size(seconds / 2 if workload == "mixed" and seconds is not None else seconds,
+                    units)
+        io = 0.0 if workload == "cpu" else (seconds / 2 if seconds is not None else
+                                            cpu / calibrate())
+        return cls(workload, cpu, io)
+
+
+@dataclass(frozen=True)
 class RunResult:
     """What ``run()`` did: which model, which work, how many workers, and how long it took.
+
+    Nothing here is derived from the calibration: ``elapsed`` is measured and ``share`` is
+    the exact amount of work each worker did. Compare runs of the same share (``serial=True``
+    gives one worker doing every share) to get a speed-up.
 
     Attributes:
         model: "process", "thread" or "coroutine".
         workload: "cpu", "io" or "mixed".
-        workers: how many workers ran.
-        seconds: the size of each worker's work (seconds when run alone).
+        workers: how many workers' shares were done.
+        share: one worker's share (``share.repeat`` is ``workers`` for a serial run).
         elapsed: wall-clock seconds from the common start to the last worker's end.
+        serial: True when one worker did all the shares one after another.
         start_method: the multiprocessing start method, for "process"; else None.
     """
 
     model: str
     workload: str
     workers: int
-    seconds: float
+    share: Share
     elapsed: float
+    serial: bool = False
     start_method: str | None = None
 
-    @property
-    def speedup(self) -> float:
-        """How many workers' worth of work was done per unit of time (ideal: ``workers``)."""
-        return self.seconds * self.workers / self.elapsed if self.elapsed > 0 else 0.0
+
+def _work(share: Share, name: str, observer: Observer | None, deadline: float | None) -> None:
+    """Do one worker's share (the body of a thread or process worker)."""
+    rounds = 1 if share.workload != "mixed" else _MIXED_ROUNDS
+    cpu, io = share.cpu_units // rounds, share.io_seconds / rounds
+    for _ in range(share.repeat * rounds):
+        if share.workload != "io":
+            spin(units=cpu, worker=name, observer=observer, label="cpu", deadline=deadline)
+        if share.workload != "cpu":
+            pause(io, worker=name, observer=observer, label="io", deadline=deadline)
 
 
-def _work(workload: str, seconds: float, name: str, observer: Observer | None,
-          deadline: float | None) -> None:
-    """Do one worker's share of ``workload`` (the body of a thread or process worker)."""
-    if workload == "cpu":
-        spin(seconds, worker=name, observer=observer, label="cpu", deadline=deadline)
-    elif workload == "io":
-        pause(seconds, worker=name, observer=observer, label="io", deadline=deadline)
-    else:
-        step = seconds / (2 * _MIXED_ROUNDS)
-        for _ in range(_MIXED_ROUNDS):
-            spin(step, worker=name, observer=observer, label="cpu", deadline=deadline)
-            pause(step, worker=name, observer=observer, label="io", deadline=deadline)
-
-
-async def _awork(workload: str, seconds: float, name: str, observer: Observer | None,
+async def _awork(share: Share, name: str, observer: Observer | None,
                  deadline: float | None) -> None:
-    """Do one coroutine worker's share of ``workload``."""
-    if workload == "cpu":
-        await aspin(seconds, worker=name, observer=observer, label="cpu", deadline=deadline)
-    elif workload == "io":
-        await apause(seconds, worker=name, observer=observer, label="io", deadline=deadline)
-    else:
-        step = seconds / (2 * _MIXED_ROUNDS)
-        for _ in range(_MIXED_ROUNDS):
-            await aspin(step, worker=name, observer=observer, label="cpu", deadline=deadline)
-            await apause(step, worker=name, observer=observer, label="io", deadline=deadline)
+    """Do one coroutine worker's share: the CPU part blocks the loop, the waits do not."""
+    rounds = 1 if share.workload != "mixed" else _MIXED_ROUNDS
+    cpu, io = share.cpu_units // rounds, share.io_seconds / rounds
+    for _ in range(share.repeat * rounds):
+        if share.workload != "io":
+            await aspin(units=cpu, worker=name, observer=observer, label="cpu",
+                        deadline=deadline)
+        if share.workload != "cpu":
+            await apause(io, worker=name, observer=observer, label="io", deadline=deadline)
 
 
-def _process_main(name: str, workload: str, seconds: float, rate: float,
-                  observer: Observer | None,
+def _process_main(name: str, share: Share, rate: float, observer: Observer | None,
                   barrier: Any, deadline: float) -> None:
     """Entry point of a child process: adopt the parent's calibration, line up, work."""
     global _rate
     _rate = rate  # calibrating again here would measure while the siblings compete
     barrier.wait(max(0.0, deadline - clock()))
-    _work(workload, seconds, name, observer, deadline)
+    _work(share, name, observer, deadline)
 
 
-def _thread_main(name: str, workload: str, seconds: float, observer: Observer | None,
+def _thread_main(name: str, share: Share, observer: Observer | None,
                  barrier: threading.Barrier, deadline: float, errors: list[BaseException]) -> None:
     """Body of a worker thread: line up, work, keep any exception for the parent."""
     try:
         barrier.wait(max(0.0, deadline - clock()))
-        _work(workload, seconds, name, observer, deadline)
+        _work(share, name, observer, deadline)
     except BaseException as exc:  # noqa: BLE001 - handed to the parent, which re-raises
         errors.append(exc)
         barrier.abort()
 
 
-def _run_threads(names: list[str], workload: str, seconds: float, observer: Observer | None,
+def _run_threads(names: list[str], share: Share, observer: Observer | None,
                  deadline: float) -> float:
     """Run one thread per name; return the elapsed time from the common start."""
     errors: list[BaseException] = []
     barrier = threading.Barrier(len(names) + 1)
     threads = [threading.Thread(target=_thread_main, name=n,
-                                args=(n, workload, seconds, observer, barrier, deadline, errors))
+                                args=(n, share, observer, barrier, deadline, errors))
                for n in names]
     try:
         for t in threads:
@@ -453,7 +485,7 @@ def _run_threads(names: list[str], workload: str, seconds: float, observer: Obse
     return elapsed
 
 
-def _run_coroutines(names: list[str], workload: str, seconds: float, observer: Observer | None,
+def _run_coroutines(names: list[str], share: Share, observer: Observer | None,
                     deadline: float) -> float:
     """Run one coroutine per name on a fresh loop in a helper thread; return the elapsed time.
 
@@ -463,7 +495,7 @@ def _run_coroutines(names: list[str], workload: str, seconds: float, observer: O
         t0 = clock()
         async with asyncio.TaskGroup() as group:
             for n in names:
-                group.create_task(_awork(workload, seconds, n, observer, deadline), name=n)
+                group.create_task(_awork(share, n, observer, deadline), name=n)
         return clock() - t0
 
     try:
@@ -475,7 +507,7 @@ def _run_coroutines(names: list[str], workload: str, seconds: float, observer: O
     return float(fresh.result)
 
 
-def _run_processes(names: list[str], workload: str, seconds: float, observer: Observer | None,
+def _run_processes(names: list[str], share: Share, observer: Observer | None,
                    deadline: float, start_method: str | None) -> float:
     """Run one process per name, relaying spans live; return the elapsed time."""
     ctx = lifecycle.get_context(start_method)
@@ -484,7 +516,7 @@ def _run_processes(names: list[str], workload: str, seconds: float, observer: Ob
     with Relay(observer if observer is not None else NULL_OBSERVER, ctx) as relay:
         forward = relay.observer if observing(observer) else None
         procs = [ctx.Process(target=_process_main, name=n,
-                             args=(n, workload, seconds, rate, forward, barrier, deadline))
+                             args=(n, share, rate, forward, barrier, deadline))
                  for n in names]
         try:
             for p in procs:
@@ -507,45 +539,61 @@ def _run_processes(names: list[str], workload: str, seconds: float, observer: Ob
     return elapsed
 
 
-def run(model: Model, workload: Kind, workers: int, *, seconds: float = 0.2,
-        observer: Observer | None = None, start_method: str | None = None,
-        timeout: float = 60.0) -> RunResult:
+def check_kind(model: str, workload: str) -> None:
+    """Raise ``ValueError`` naming the choices unless ``model`` and ``workload`` are known."""
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, not {model!r}")
+    if workload not in KINDS:
+        raise ValueError(f"workload must be one of {KINDS}, not {workload!r}")
+
+
+def run(model: Model, workload: Kind, workers: int, *, seconds: float | None = 0.2,
+        units: int | None = None, serial: bool = False, observer: Observer | None = None,
+        start_method: str | None = None, timeout: float = 60.0) -> RunResult:
     """Run ``workers`` workers of one model on one kind of work, reporting spans live.
 
     Workers are named "process-0", "thread-1", "coroutine-2", ...; they line up and start
-    together. "cpu" work is ``spin(seconds)``, "io" is ``pause(seconds)``, "mixed" alternates
-    five CPU slices with five waits (half the time each). Spans reach ``observer`` while the
-    run goes on, from worker threads, the loop's thread or (for processes) a relay thread.
+    together. Each does one ``Share``: "cpu" is ``spin``, "io" is ``pause``, "mixed"
+    alternates five CPU slices with five waits (half the size each). With ``serial=True`` one
+    worker does all ``workers`` shares one after another: the same work, done alone, which is
+    what a speed-up compares with. Spans reach ``observer`` while the run goes on, from worker
+    threads, the loop's thread or (for processes) a relay thread.
 
     Args:
         model: "process", "thread" or "coroutine".
         workload: "cpu", "io" or "mixed".
-        workers: how many workers (at least 1).
-        seconds: each worker's work, in seconds of running alone.
+        workers: how many workers (1 to 10,000).
+        seconds: each worker's share, in seconds of running alone (a hint for CPU work:
+            ``units_for`` turns it into units).
+        units: each worker's CPU work in exact units instead ("cpu" and "mixed").
+        serial: one worker does every share, one after another.
         observer: receives the spans (thread-safe, e.g. ``conclab.trace.Trace()``).
-        start_method: for "process": the multiprocessing start method (default: platform's).
+        start_method: for "process": the multiprocessing start method (default: the course's,
+            ``lifecycle.default_start_method()``).
         timeout: seconds before the run is stopped and ``TimeoutError`` raised.
 
     Returns:
         A ``RunResult``; everything started has been stopped, also when this raises.
     """
-    if model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, not {model!r}")
-    if workload not in KINDS:
-        raise ValueError(f"workload must be one of {KINDS}, not {workload!r}")
-    if workers < 1:
-        raise ValueError("workers must be at least 1")
-    if not seconds >= 0:  # also rejects NaN
-        raise ValueError("seconds must be a number >= 0")
+    check_kind(model, workload)
+    if not (isinstance(workers, int) and 1 <= workers <= 10_000):
+        raise ValueError(f"workers must be an int from 1 to 10,000, not {workers!r}")
+    if not timeout > 0:
+        raise ValueError(f"timeout must be a number of seconds > 0, not {timeout!r}")
     calibrate()  # before the deadline starts: the first call measures for ~0.1 s
-    names = [f"{model}-{i}" for i in range(workers)]
+    share = Share.of(workload, None if units is not None and workload != "io" else seconds,
+                     units)
+    if serial:
+        share, names = replace(share, repeat=workers), [f"{model}-0"]
+    else:
+        names = [f"{model}-{i}" for i in range(workers)]
     deadline = clock() + timeout
     if model == "thread":
-        elapsed = _run_threads(names, workload, seconds, observer, deadline)
+        elapsed = _run_threads(names, share, observer, deadline)
     elif model == "coroutine":
-        elapsed = _run_coroutines(names, workload, seconds, observer, deadline)
+        elapsed = _run_coroutines(names, share, observer, deadline)
     else:
-        elapsed = _run_processes(names, workload, seconds, observer, deadline, start_method)
+        elapsed = _run_processes(names, share, observer, deadline, start_method)
         start_method = start_method or lifecycle.default_start_method()
-    return RunResult(model, workload, workers, seconds, elapsed,
+    return RunResult(model, workload, workers, share, elapsed, serial,
                      start_method if model == "process" else None)
