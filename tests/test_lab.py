@@ -82,11 +82,15 @@ class Chapter:
 
 
 WIDGETS: dict[str, Pressable] = {
-    # conclab.widgets.Playground: a run that lasts ~0.6 s per worker, so it draws live frames.
+    # conclab.playground.Playground: 0.5 s of work per worker, long enough to draw live frames.
     "playground": Pressable(
-        root=".widget-vbox", button="run", grows="g[data-lane] rect",
-        running=r"running: \d", done=r"elapsed [\d.]+ s, speed-up [\d.]+x.*× 0\.6 s /",
-        inputs=MappingProxyType({"seconds": "0.6"})),
+        root=".widget-vbox", button="run", grows="g[data-lane] rect", running=r"running: \d",
+        done=r"workers: [\d.]+ s; one worker, same work: [\d.]+ s; speed-up [\d.]+x",
+        inputs=MappingProxyType({"seconds": "0.5"})),
+    # conclab.widgets.SchedulerStepper: shows its whole run; reset, then one step draws one.
+    "stepper": Pressable(
+        root=".widget-vbox", button="step", grows="g[data-lane] rect",
+        done=r"steps run\s+1\b", first=("reset",)),
 }
 
 CHAPTERS: dict[str, Chapter] = {
@@ -208,15 +212,8 @@ BROKEN_CELLS = (
 @pytest.mark.lab
 @pytest.mark.timeout(CHAPTER_TIMEOUT)
 def test_the_checks_see_a_broken_notebook(lab_browser: Any, lab_server: Any) -> None:
-    import nbformat
-
-    name, shots = "zz_broken", BUILD / "zz_broken"
-    shots.mkdir(parents=True, exist_ok=True)
-    notebook = nbformat.v4.new_notebook(
-        cells=[nbformat.v4.new_code_cell(source) for source in BROKEN_CELLS],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}})
-    nbformat.write(notebook, lab_server.root / f"{name}.ipynb")
+    name = "zz_broken"
+    shots = _scratch_notebook(lab_server, name, BROKEN_CELLS)
     with _opened(lab_browser, lab_server, name, shots) as broken:
         broken.run_all(RUN_TIMEOUT)
         assert broken.errors() == ["cell 4 `raise RuntimeError('broken on purpose')` raised "
@@ -227,6 +224,44 @@ def test_the_checks_see_a_broken_notebook(lab_browser: Any, lab_server: Any) -> 
         with pytest.raises(AssertionError, match="broken on purpose"):
             broken.check_run("self-test")
     shutil.rmtree(shots)
+
+
+# A notebook showing a widget of each kind no chapter shows yet, pressed like a chapter's.
+DEMO_CELLS = (
+    "from conclab import scheduler\nfrom conclab.widgets import SchedulerStepper\n\n"
+    "def two_sleepers(s):\n    def worker(n):\n        for _ in range(n):\n"
+    "            yield from scheduler.sleep(0.01)\n"
+    "    s.spawn(worker(2), name='a')\n    s.spawn(worker(3), name='b')\n\n"
+    "SchedulerStepper(two_sleepers)",
+)
+DEMO = Chapter(interrupt="", press={"stepper": 1})
+
+
+@pytest.mark.lab
+@pytest.mark.timeout(CHAPTER_TIMEOUT)
+def test_widget_kinds_no_chapter_shows_yet(lab_browser: Any, lab_server: Any) -> None:
+    name = "zz_demo"
+    shots = _scratch_notebook(lab_server, name, DEMO_CELLS)
+    with _opened(lab_browser, lab_server, name, shots) as demo:
+        demo.run_all(RUN_TIMEOUT)
+        demo.check_run("Run All")
+        _press_every_button(demo, DEMO)
+    shutil.rmtree(shots)
+
+
+def _scratch_notebook(server: Any, name: str, cells: tuple[str, ...]) -> Path:
+    """Write a notebook of ``cells`` into the server's folder; return its screenshot folder."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(source) for source in cells],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}})
+    nbformat.write(notebook, server.root / f"{name}.ipynb")
+    shots = BUILD / name
+    shutil.rmtree(shots, ignore_errors=True)
+    shots.mkdir(parents=True)
+    return shots
 
 
 class _opened:
@@ -311,8 +346,10 @@ def _press_every_button(notebook: Any, chapter: Chapter) -> None:
             f"{notebook.path}: {found.count()} {kind_name} widgets on the page, CHAPTERS says "
             f"{expected}")
         for i in range(expected):
-            pressed = press(notebook.page, found.nth(i), kind,
+            pressed = press(notebook.page, found.nth(i), kind, quiet=notebook.wait_idle,
                             first_frame=partial(notebook.screenshot, f"{kind_name}-running"))
-            notebook.log(f"pressed {kind_name} {i + 1}: {len(pressed.counts)} live frames, "
-                         f"{pressed.counts[0]} -> {pressed.final} {kind.grows!r}, "
+            notebook.log(f"pressed {kind_name} {i + 1}: {pressed.counts[0]} -> {pressed.final} "
+                         f"{kind.grows!r} ({len(pressed.counts)} samples), "
                          f"{pressed.seconds:.1f} s")
+        if expected:
+            notebook.wait_idle()

@@ -221,6 +221,16 @@ class Notebook:
                 raise AssertionError(f"{self.path}: run not over after {timeout:.0f} s ({where})")
             time.sleep(POLL)
 
+    def wait_idle(self, timeout: float = 60.0) -> None:
+        """Wait until the kernel is idle, twice in a row a poll apart (after a button press)."""
+        deadline, quiet = time.monotonic() + timeout, 0
+        while quiet < 2:
+            kernel = self.state()[0]
+            assert kernel != "dead", f"{self.path}: the kernel died"
+            quiet = quiet + 1 if kernel == "idle" else 0
+            assert time.monotonic() < deadline, f"{self.path}: kernel {kernel} after {timeout} s"
+            time.sleep(POLL)
+
     def wait_executing(self, index: int, timeout: float) -> None:
         """During a run, wait until cell ``index`` is the one executing (all before it done).
 

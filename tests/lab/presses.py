@@ -1,15 +1,18 @@
 """Widgets with a button a reader presses, and what must change on the page afterwards.
 
 A ``Pressable`` describes one *kind* of widget (the Playground is one) by what is on the page,
-not by Python names: a box (``root``) holding a button with a given text. Pressing one means:
-type the given values into its labelled controls, click the button, then watch the box until
-the press is over. The press passes when
+not by Python names: a box (``root``) holding a button with a given text and a label for each
+of its ``inputs``. Pressing one means: type the given values into those labelled controls,
+press the ``first`` buttons (each followed by a pause until the box and the kernel are quiet),
+sample the box, press the button, and watch the box until the press is over. It passes when
 
-1. the box showed its ``running`` text at least once (the kernel took the click),
-2. the elements matching ``grows`` (inside the box) were more numerous at the end than at the
-   first moment they were seen while running (the picture filled in live), and
-3. the box's text finally matches ``done`` (the summary appeared; put an input's value in the
-   pattern to be sure it is this press's summary, not the one the cell's own run left).
+1. for a button that starts a run (``running`` given): the box showed its ``running`` text at
+   least once (the kernel took the click), and the elements matching ``grows`` were more
+   numerous at the end than at the first live frame (the picture filled in while it ran);
+   for a button that acts at once (``running`` None): those elements are more numerous than
+   just before the press;
+2. the box's text then matches ``done`` (the summary appeared). Since it must come after the
+   running text (or the growth), it cannot be the summary an earlier run left.
 """
 
 from __future__ import annotations
@@ -31,60 +34,115 @@ class Pressable:
 
     Attributes:
         root: CSS selector of the box one such widget renders as.
-        button: the button's text, exactly; it tells this kind's boxes from other boxes.
-        grows: CSS selector, inside the box, of elements that must multiply during a press.
-        running: regex the box's text matches while the press is under way.
+        button: the text of the button to press, exactly (together with the labels of
+            ``inputs`` it tells this kind's boxes from other boxes).
+        grows: CSS selector, inside the box, of elements that must multiply.
         done: regex the box's text matches once the press is over.
+        running: regex the box's text matches while a run is under way; None for a button
+            whose effect is immediate (a step).
         inputs: control label -> text typed into that control before pressing.
+        first: texts of buttons pressed before, in order (a reset before a step, say).
         timeout: seconds one press may take.
     """
 
     root: str
     button: str
     grows: str
-    running: str
     done: str
+    running: str | None = None
     inputs: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    first: tuple[str, ...] = ()
     timeout: float = 60.0
 
 
 @dataclass(frozen=True)
 class Pressed:
-    """What one press did: live samples of ``grows`` and how long it took."""
+    """What one press did: samples of ``grows`` (before, or live frames) and the end count."""
 
     counts: tuple[int, ...]
     final: int
     seconds: float
 
 
-def _button(within: Any, kind: Pressable) -> Any:
-    """The button with exactly ``kind.button`` as its text (an icon's glyph is no text)."""
-    return within.locator("button", has_text=re.compile(rf"^\s*{re.escape(kind.button)}\s*$"))
+def _button(within: Any, text: str) -> Any:
+    """The button with exactly ``text`` as its text (an icon's glyph is no text)."""
+    return within.locator("button", has_text=re.compile(rf"^\s*{re.escape(text)}\s*$"))
+
+
+def _label(page: Any, within: Any, text: str) -> Any:
+    """The labelled control (ipywidgets' description) in ``within`` labelled exactly ``text``."""
+    # A `has` locator is relative to what it filters: build it from the page, not `within`.
+    label = page.locator("label", has_text=re.compile(rf"^\s*{re.escape(text)}\s*$"))
+    return within.locator(".widget-inline-hbox").filter(has=label)
 
 
 def boxes(page: Any, panel: str, kind: Pressable) -> Any:
     """A Playwright locator for every box of this kind in the outputs of ``panel`` (CSS)."""
-    return page.locator(f"{panel} .jp-OutputArea-output {kind.root}").filter(
-        has=_button(page, kind))
+    found = page.locator(f"{panel} .jp-OutputArea-output {kind.root}").filter(
+        has=_button(page, kind.button))
+    for label in kind.inputs:
+        found = found.filter(has=_label(page, page, label))
+    return found
 
 
-def press(page: Any, box: Any, kind: Pressable,
+def press(page: Any, box: Any, kind: Pressable, quiet: Callable[[], object],
           first_frame: Callable[[], object] | None = None) -> Pressed:
-    """Fill the box's inputs, click its button and watch it; see the module docstring.
+    """Fill the box's inputs, press its buttons and watch it; see the module docstring.
 
-    ``first_frame`` is called once, at the first live frame (to take a screenshot, say).
+    ``quiet`` waits until the kernel is idle; ``first_frame`` is called once, at the first
+    live frame (to take a screenshot, say).
 
     Raises:
         AssertionError: naming what did not happen.
     """
     box.scroll_into_view_if_needed()
     for label, value in kind.inputs.items():
-        field_ = box.locator(".widget-inline-hbox").filter(
-            has=page.locator("label", has_text=re.compile(f"^{re.escape(label)}$")))
-        field_.locator("input").fill(value)
-        field_.locator("input").press("Enter")  # a text box sends its value on Enter
+        field_ = _label(page, box, label).locator("input")
+        field_.fill(value)
+        field_.press("Enter")  # a text box sends its value on Enter
+    for text in kind.first:
+        _button(box, text).click()
+        _settle(box, kind, quiet)
+    before = box.evaluate(_SAMPLE, kind.grows)[0]
     began = time.monotonic()
-    _button(box, kind).click()
+    _button(box, kind.button).click()
+    if kind.running is None:
+        return _watch_step(box, kind, before, began)
+    return _watch_run(box, kind, began, first_frame)
+
+
+def _settle(box: Any, kind: Pressable, quiet: Callable[[], object]) -> None:
+    """Wait until the kernel is idle and the box unchanged for half a second."""
+    time.sleep(0.3)  # let the click reach the kernel before asking whether it is idle
+    quiet()
+    last, since = None, time.monotonic()
+    deadline = since + kind.timeout
+    while time.monotonic() < deadline:
+        sample = box.evaluate(_SAMPLE, kind.grows)
+        if sample != last:
+            last, since = sample, time.monotonic()
+        elif time.monotonic() - since > 0.5:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the box did not settle within {kind.timeout:.0f} s")
+
+
+def _watch_step(box: Any, kind: Pressable, before: int, began: float) -> Pressed:
+    """Wait until the elements have multiplied and the text matches ``done``."""
+    count, text = before, ""
+    while time.monotonic() - began < kind.timeout:
+        count, text = box.evaluate(_SAMPLE, kind.grows)
+        if count > before and re.search(kind.done, text):
+            return Pressed((before,), count, time.monotonic() - began)
+        time.sleep(0.05)
+    raise AssertionError(f"press of {kind.button!r}: {kind.grows!r} went from {before} to "
+                         f"{count} and the box shows {text[:300]!r} after {kind.timeout:.0f} s")
+
+
+def _watch_run(box: Any, kind: Pressable, began: float,
+               first_frame: Callable[[], object] | None) -> Pressed:
+    """Sample live frames until the run's summary shows; check that the picture grew."""
+    assert kind.running is not None
     counts: list[int] = []
     text = ""
     while time.monotonic() - began < kind.timeout:
@@ -95,20 +153,13 @@ def press(page: Any, box: Any, kind: Pressable,
                 first_frame()
         elif re.search(kind.done, text):
             if counts:
-                return _judge(kind, counts, count, time.monotonic() - began, text)
-            # A summary with no live frame first: the old one, or a press too short to watch.
+                assert count > counts[0], (
+                    f"press of {kind.button!r}: {kind.grows!r} did not grow while it ran "
+                    f"(first live frame {counts[0]}, end {count}; frames {counts})")
+                return Pressed(tuple(counts), count, time.monotonic() - began)
+            # A summary with no live frame first: the old one, or a run too short to watch.
             assert time.monotonic() - began < 5, (
                 f"press of {kind.button!r}: never saw it running; the box shows {text[:300]!r}")
         time.sleep(0.05)
     raise AssertionError(f"press of {kind.button!r} not over after {kind.timeout:.0f} s "
                          f"(live frames seen: {len(counts)}); the box shows: {text[:300]!r}")
-
-
-def _judge(kind: Pressable, counts: list[int], final: int, seconds: float,
-           text: str) -> Pressed:
-    """Check that the picture grew and this press's summary is shown."""
-    assert final > counts[0], (
-        f"press of {kind.button!r}: {kind.grows!r} did not grow while it ran "
-        f"(first live frame {counts[0]}, end {final}; frames {counts})")
-    assert re.search(kind.done, text), f"press of {kind.button!r}: summary {text[:300]!r}"
-    return Pressed(tuple(counts), final, seconds)
