@@ -34,9 +34,12 @@ How to extend:
   (one that runs at least ~0.5 s; the interrupt lands ``interrupt_after`` s into it) and how
   many widgets of each ``WIDGETS`` kind it shows. ``test_every_chapter_is_configured`` (run
   by `make test`) fails until the line is there.
-- **A new kind of widget with a run or step button**: add a ``Pressable`` to ``WIDGETS``:
-  the CSS of its box, the button's text, what must multiply while it runs, and the text
-  shown while running and when done; then count it in the chapters' ``press``.
+- **A new kind of widget with a run or step button**: add a ``Pressable`` to ``WIDGETS``
+  (``lab/presses.py``): the CSS of its box, the button's text, what must multiply after a
+  press, the text shown when done and, for a button that starts a run, the text shown while
+  it runs; optionally values for its labelled inputs and buttons to press first (a reset).
+  Count it in the chapters' ``press``; until a chapter shows it, add a cell that shows one to
+  ``DEMO_CELLS`` so ``test_widget_kinds_no_chapter_shows_yet`` presses it.
 """
 
 from __future__ import annotations
