@@ -178,15 +178,25 @@ class Notebook:
 
     def append_and_run(self, code: str, timeout: float) -> Cell:
         """Add a code cell after the last one, type ``code``, run it (Ctrl+Enter); return it."""
-        executed = self.state()[1]
+        executed, count = self.state()[1], len(self.cells())
         last = self.page.locator(f"{self.css} .jp-Notebook .jp-Cell").last
         last.locator(".jp-InputArea-editor").click()
-        for key in ("Escape", "b", "Enter"):  # command mode, insert below, edit the new cell
-            self.page.keyboard.press(key)
+        self.page.keyboard.press("Escape")  # command mode
+        self.page.keyboard.press("b")  # insert a cell below
+        self._until(lambda: len(self.cells()) == count + 1, "a new cell below the last")
+        self.page.keyboard.press("Enter")  # edit it
         self.page.keyboard.insert_text(code)  # as pasted: no auto-indent or bracket closing
+        self._until(lambda: self.cells()[-1].source == code, "the code typed into the new cell")
         self.page.keyboard.press("Control+Enter")  # run; stay put (no new empty cell)
         self.wait_run(executed, timeout)
         return self.cells()[-1]
+
+    def _until(self, condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+        """Wait until ``condition()`` holds; fail naming ``what`` did not happen."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, f"{self.path}: no {what} after {timeout:.0f} s"
+            time.sleep(0.1)
 
     # --- waiting ---------------------------------------------------------------------------
 
