@@ -85,11 +85,11 @@ class Chapter:
 
 
 WIDGETS: dict[str, Pressable] = {
-    # conclab.playground.Playground: 0.5 s of work per worker, long enough to draw live frames.
+    # conclab.playground.Playground: 0.3 s of work per worker, long enough to draw live frames.
     "playground": Pressable(
         root=".widget-vbox", button="run", grows="g[data-lane] rect", running=r"running: \d",
         done=r"workers: [\d.]+ s; one worker, same work: [\d.]+ s; speed-up [\d.]+x",
-        inputs=MappingProxyType({"seconds": "0.5"})),
+        inputs=MappingProxyType({"seconds": "0.3"})),
     # conclab.widgets.SchedulerStepper: shows its whole run; reset, then one step draws one.
     "stepper": Pressable(
         root=".widget-vbox", button="step", grows="g[data-lane] rect",
