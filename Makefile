@@ -54,7 +54,7 @@ bench: setup
 	$(BIN)/python -m conclab.bench
 
 strip: setup
-	$(BIN)/nbstripout --extra-keys "metadata.widgets cell.metadata.execution" notebooks/*.ipynb
+	$(BIN)/nbstripout --keep-id --extra-keys "metadata.widgets cell.metadata.execution" notebooks/*.ipynb
 
 clean:
 	rm -rf notebooks/_build notebooks/_vendor

@@ -325,3 +325,107 @@ def test_widget_javascript_only_on_pages_with_widgets(built):
     # page. (MathJax may be there: Sphinx adds it to a page whose toctree holds math.)
     html = (built / "intro.html").read_text()
     assert "embed-amd.js" not in html and "require.js" not in html
+
+
+# --- what a reader sees: widgets that work without a kernel, readable text, nothing hidden ----
+
+def _chapter_pages(browser, built) -> Iterator[tuple[str, object]]:
+    """Each built chapter page, opened, with its widgets rendered."""
+    for nb in _chapters():
+        page, _ = _open(browser, built / f"{nb.stem}.html")
+        _wait_for_widgets(page)
+        try:
+            yield nb.stem, page
+        finally:
+            page.context.close()
+
+
+@pytest.mark.browser
+def test_the_column_is_what_figures_are_sized_for(browser, built):
+    from conclab import plots
+
+    page, _ = _open(browser, built / "00_start_here.html")
+    width = page.evaluate("() => document.querySelector('div.cell').getBoundingClientRect().width")
+    assert abs(width - plots.BOOK_COLUMN_PX) <= 8, (
+        f"the book's column is {width:.0f} px; plots.BOOK_COLUMN_PX says {plots.BOOK_COLUMN_PX}")
+
+
+_VISIBLE_FRAME_TEXT = """root => Array.from(root.querySelectorAll('.widget-html'))
+    .filter(e => e.offsetParent !== null).map(e => e.innerText).join('|')"""
+
+
+@pytest.mark.browser
+def test_a_replay_slider_changes_its_picture_and_table_without_a_kernel(browser, built):
+    page, _ = _open(browser, built / "00_start_here.html")
+    _wait_for_widgets(page)
+    replay = page.locator(".widget-vbox:has(> .widget-hbox .conclab-frames-readout)").first
+    replay.scroll_into_view_if_needed()
+    before = replay.evaluate(_VISIBLE_FRAME_TEXT)
+    svg_before = replay.evaluate("r => Array.from(r.querySelectorAll('svg'))"
+                                 ".filter(s => s.getBoundingClientRect().width > 0)"
+                                 ".map(s => s.outerHTML).join('')")
+    handle = replay.locator(".widget-slider .noUi-handle").first
+    handle.focus()
+    for _ in range(10):  # ten frames back: a moment inside the run
+        page.keyboard.press("ArrowLeft")
+    after = replay.evaluate(_VISIBLE_FRAME_TEXT)
+    svg_after = replay.evaluate("r => Array.from(r.querySelectorAll('svg'))"
+                                ".filter(s => s.getBoundingClientRect().width > 0)"
+                                ".map(s => s.outerHTML).join('')")
+    assert "at " in before and after != before, f"the table did not follow: {before!r}"
+    assert svg_after and svg_after != svg_before, "the picture did not follow the slider"
+    page.context.close()
+
+
+@pytest.mark.browser
+def test_every_button_that_needs_a_kernel_says_so(browser, built):
+    from conclab.widgets import NEEDS_KERNEL
+
+    for name, page in _chapter_pages(browser, built):
+        titles = page.evaluate("""() => Array.from(document.querySelectorAll(
+            '.jupyter-widgets button'))
+            .map(b => [b.innerText.trim(), b.title])""")
+        unlabelled = [text for text, title in titles if NEEDS_KERNEL not in title]
+        assert not unlabelled, f"{name}: buttons without the needs-a-kernel label: {unlabelled}"
+
+
+@pytest.mark.browser
+def test_text_in_timelines_is_readable_at_the_column_width(browser, built):
+    from conclab import plots
+
+    for name, page in _chapter_pages(browser, built):
+        small = page.evaluate("""() => Array.from(document.querySelectorAll('svg text'))
+            .filter(t => t.getBoundingClientRect().width > 0 && t.textContent.trim())
+            .map(t => [parseFloat(getComputedStyle(t).fontSize) * t.ownerSVGElement
+                .getScreenCTM().a, t.textContent.trim().slice(0, 20)])""")
+        tiny = [(round(px, 1), text) for px, text in small if px < plots.MIN_TEXT_PX - 0.05]
+        assert not tiny, f"{name}: text smaller than {plots.MIN_TEXT_PX} px: {tiny[:5]}"
+
+
+@pytest.mark.browser
+def test_code_and_outputs_are_not_clipped(browser, built):
+    for name, page in _chapter_pages(browser, built):
+        clipped = page.evaluate("""() => Array.from(document.querySelectorAll('div.cell pre'))
+            .filter(p => p.offsetParent !== null && p.scrollWidth > p.clientWidth + 1)
+            .map(p => p.textContent.slice(0, 40))""")
+        assert not clipped, f"{name}: code or output wider than the column: {clipped[:3]}"
+
+
+@pytest.mark.browser
+def test_solutions_are_collapsed_and_tracebacks_only_where_they_are_the_lesson(browser, built):
+    for name, page in _chapter_pages(browser, built):
+        shown = page.evaluate("""() => {
+            const open = Array.from(document.querySelectorAll('details[open]'))
+                .map(d => d.innerText.slice(0, 40));
+            const cells = Array.from(document.querySelectorAll('div.cell.tag_hide-cell'))
+                .filter(c => Array.from(c.querySelectorAll('.cell_input, .cell_output'))
+                    .some(e => e.offsetParent !== null && e.getBoundingClientRect().height > 0))
+                .map(c => c.innerText.slice(0, 40));
+            return open.concat(cells); }""")
+        assert not shown, f"{name}: solutions shown before the reader asks: {shown[:3]}"
+        tracebacks = page.evaluate("""() => Array.from(document.querySelectorAll(
+            'div.cell_output .traceback, div.cell_output .stderr'))
+            .filter(e => /Traceback \\(most recent call last\\)|Error:/.test(e.innerText))
+            .filter(e => !e.closest('div.cell.tag_raises-exception'))
+            .map(e => e.innerText.slice(0, 60))""")
+        assert not tracebacks, f"{name}: tracebacks outside a lesson about them: {tracebacks[:3]}"

@@ -141,3 +141,82 @@ def test_a_pool_replaces_children_that_die_on_arrival(start_method: str, cell_wo
             # The first child died unpickling the task; the pool starts another in its place.
             assert arrived.acquire(timeout=60) and arrived.acquire(timeout=60)
     assert started.value == 1 if start_method == "fork" else started.value >= 2
+
+
+def test_send_pid_reports_the_child_through_a_queue(start_method: str) -> None:
+    ctx = multiprocessing.get_context(start_method)
+    queue = ctx.Queue()
+    child = ctx.Process(target=boundary.send_pid, args=(queue,))
+    child.start()
+    try:
+        assert queue.get(timeout=30) == child.pid != os.getpid()
+    finally:
+        child.join(30)
+        queue.close()
+        queue.join_thread()
+    assert child.exitcode == 0
+
+
+def test_start_times_take_a_standard_library_target(start_method: str) -> None:
+    times = boundary.start_times(start_method, 1, target=os.getpid)
+    assert len(times) == 1 and times[0] > 0
+
+
+def test_ready_pool_has_every_worker_started_before_it_is_handed_out(start_method: str) -> None:
+    with boundary.ready_pool(2, start_method) as pool:
+        # A lazily started executor would hold one process after its first tasks at most.
+        processes = list(pool._processes.values())
+        assert len(processes) == 2 and all(p.is_alive() for p in processes)
+        trips = boundary.round_trips(pool, 3)
+    assert len(trips) == 3 and all(t > 0 for t in trips)
+
+
+class _FakePool:
+    """Stands in for an executor: map() runs in this process, optionally getting it wrong."""
+
+    def __init__(self, wrong: bool = False) -> None:
+        self.wrong, self.calls = wrong, []
+
+    def map(self, fn, items, timeout=None):
+        items = list(items)
+        self.calls.append(len(items))
+        return [fn(x) + self.wrong for x in items]
+
+
+def test_granularity_times_each_size_in_rounds_alone_and_pooled() -> None:
+    pool = _FakePool()
+    grains = boundary.granularity(pool, [10, 20], tasks=10, rounds=4)
+    assert [(g.units, g.tasks) for g in grains] == [(10, 10), (20, 10)]
+    assert pool.calls == [3, 3, 2, 2] * 2  # ten tasks in four rounds, per size
+    assert all(g.serial > 0 and g.pooled > 0 for g in grains)
+    assert grains[0].task_seconds == grains[0].serial / 10
+    assert grains[0].speedup == grains[0].serial / grains[0].pooled
+
+
+def test_granularity_stops_before_a_size_that_would_overrun_its_budget() -> None:
+    grains = boundary.granularity(_FakePool(), [10, 10**7], tasks=2, budget=0.5)
+    assert [g.units for g in grains] == [10]  # 10**7 units, scaled from 10, would take far longer
+
+
+def test_granularity_refuses_a_pool_that_computes_something_else() -> None:
+    with pytest.raises(AssertionError, match="something else"):
+        boundary.granularity(_FakePool(wrong=True), [10], tasks=2)
+
+
+def test_granularity_through_a_real_pool() -> None:
+    with boundary.ready_pool(1, "spawn") as pool:
+        grains = boundary.granularity(pool, [100, 200], tasks=4, rounds=2)
+    assert [g.units for g in grains] == [100, 200] and all(g.pooled > 0 for g in grains)
+
+
+def _grain(seconds: float, speedup: float) -> boundary.Grain:
+    return boundary.Grain(1, 1, seconds, seconds / speedup)
+
+
+def test_crossover_interpolates_on_a_log_scale_of_task_duration() -> None:
+    grains = [_grain(1e-5, 0.2), _grain(1e-4, 0.5), _grain(1e-3, 1.5), _grain(1e-2, 1.9)]
+    # halfway from 0.5 to 1.5 is 1.0: halfway between 1e-4 and 1e-3 on a log scale
+    assert boundary.crossover(grains) == pytest.approx(10 ** -3.5)
+    assert boundary.crossover(grains[2:]) == 1e-3  # already paying off at the smallest size
+    assert boundary.crossover(grains[:2]) is None  # never paid off
+    assert boundary.crossover([]) is None

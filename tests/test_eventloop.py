@@ -1,4 +1,5 @@
-"""Tests for conclab.eventloop: the generator-actor decorator, task storms and the lag probe.
+"""Tests for conclab.eventloop: the generator-actor decorator, task storms, the hand-over and
+the lag probe.
 
 Nothing here asserts that something was fast: only what is guaranteed whatever the load (a
 loop blocked for d seconds wakes a sleeper at least d minus its interval late; a live task
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import time
 import tracemalloc
 
@@ -63,6 +65,9 @@ def test_task_storm_runs_every_task_and_leaves_none() -> None:
     assert storm.n == 2_000
     assert storm.bytes_per_task is None
     assert min(storm.create_seconds, storm.start_seconds, storm.finish_seconds) > 0
+    # One thread's CPU time cannot outrun the wall clock over the same stretch.
+    assert storm.cpu_seconds is not None
+    assert 0 < storm.cpu_seconds <= storm.total_seconds + 1e-3
 
 
 def test_storm_figures_per_task() -> None:
@@ -70,6 +75,9 @@ def test_storm_figures_per_task() -> None:
     assert storm.total_seconds == pytest.approx(0.6)
     assert storm.create_us == pytest.approx(25_000)  # 0.1 s over 4 tasks
     assert storm.run_us == pytest.approx(125_000)  # (0.2 + 0.3) s over 4 tasks
+    assert storm.cpu_us is None
+    busy = eventloop.Storm(4, 0.1, 0.2, 0.3, cpu_seconds=0.4)
+    assert busy.cpu_us == pytest.approx(100_000)  # 0.4 s of CPU over 4 tasks
 
 
 def test_task_storm_memory_is_measured_and_tracing_restored() -> None:
@@ -107,6 +115,46 @@ def test_task_storm_pauses_the_collector_and_restores_it() -> None:
 def test_task_storm_refuses_zero() -> None:
     with pytest.raises(ValueError):
         asyncio.run(eventloop.task_storm(0))
+
+
+# --- handover ----------------------------------------------------------------------------------
+
+def test_handover_counts_every_turn_and_divides_by_it() -> None:
+    # A clock that ticks once per read: each repeat reads it twice (a's first step, b's last
+    # step), so each figure is exactly one tick over the hand-overs counted.
+    ticks = itertools.count()
+    result = asyncio.run(eventloop.handover(50, repeats=3, clock=lambda: float(next(ticks))))
+    assert result.rounds == 50
+    assert result.handovers == 2 * 50 + 1  # a, b, a, b ... 51 steps each
+    assert result.samples == (1 / 101,) * 3
+    assert result.seconds == pytest.approx(1 / 101)
+    assert result.ns == pytest.approx(1e9 / 101)
+
+
+def test_handover_alternates_even_beside_a_busy_neighbour_and_leaves_no_task() -> None:
+    async def neighbour(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await asyncio.sleep(0)  # a third task in the ready queue between every turn
+
+    async def main() -> tuple[eventloop.Handover, int]:
+        stop = asyncio.Event()
+        other = asyncio.create_task(neighbour(stop))
+        result = await eventloop.handover(20, repeats=2)
+        stop.set()
+        await asyncio.wait_for(other, 5)
+        return result, len(asyncio.all_tasks())
+
+    result, alive = asyncio.run(main())
+    assert result.handovers == 41  # the neighbour's steps fall between, never among, the turns
+    assert len(result.samples) == 2 and all(s > 0 for s in result.samples)
+    assert alive == 1
+
+
+def test_handover_refuses_nothing_to_measure() -> None:
+    with pytest.raises(ValueError):
+        asyncio.run(eventloop.handover(0))
+    with pytest.raises(ValueError):
+        asyncio.run(eventloop.handover(10, repeats=0))
 
 
 # --- LagProbe ----------------------------------------------------------------------------------

@@ -154,7 +154,7 @@ def test_a_surprising_speedup_is_explained_in_words():
     above = summary(model="process", cap=2, elapsed=0.4, serial=1.0)  # 2.5x, ideal 2
     assert "above the ideal" in above.why()
     slower = summary(model="thread", elapsed=1.1, serial=1.0)  # 0.91x, ideal 1
-    assert "below 1" in slower.why()
+    assert "Below 1 (0.91x)" in slower.why()
     busy = summary(model="process", cap=2, elapsed=1.0, serial=1.2)  # 1.2x of 2
     assert "Below the ideal" in busy.why() and "other programs" in busy.why()
     fine = summary(model="process", cap=2, elapsed=0.5, serial=0.98)

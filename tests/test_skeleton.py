@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -130,6 +132,40 @@ def test_course_map_lists_every_part_with_a_chapter() -> None:
     plt.close(ax.figure)
 
 
+BOOK_COLUMN_PX = 700  # the narrow end of the book's text column
+SMALLEST_TEXT_PX = 11
+
+
+def test_course_map_text_is_readable_at_the_book_column_width(tmp_path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    ax = course.draw_map()
+    fig = ax.figure
+    try:
+        # Saved as the inline backend saves it (100 dpi, cropped), shown at most column-wide.
+        fig.savefig(tmp_path / "map.png", dpi=100, bbox_inches="tight")
+        width = Image.open(tmp_path / "map.png").size[0]
+        scale = min(1.0, BOOK_COLUMN_PX / width)
+        for text in ax.texts:
+            px = text.get_fontsize() * 100 / 72 * scale
+            assert px >= SMALLEST_TEXT_PX, f"{text.get_text()!r} is {px:.1f} px tall in the book"
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in ax.texts]
+        page = fig.bbox
+        for name, box in boxes:
+            assert page.x0 <= box.x0 and box.x1 <= page.x1, f"{name!r} runs off the figure"
+        for i, (a, box_a) in enumerate(boxes):
+            for b, box_b in boxes[i + 1:]:
+                assert not box_a.overlaps(box_b), f"{a!r} overlaps {b!r}"
+    finally:
+        plt.close(fig)
+
+
 def test_an_exercise_check_fails_on_its_stub_and_passes_on_the_solution() -> None:
     @course.stub
     def double(x):
@@ -171,3 +207,71 @@ def test_verify_fails_a_check_that_cannot_fail_and_a_wrong_solution() -> None:
         course.verify(check_triple, triple)
     with pytest.raises(LookupError, match="mark the exercise's stub"):
         course.verify(check_triple, lambda x: 3 * x)  # not named like any stub
+
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def exercise_format_errors(cells: list[dict]) -> list[str]:
+    """Where the exercises of a chapter leave the course's five-cell format (course.py docstring)."""
+    errors = []
+    src = ["".join(c["source"]) for c in cells]
+    tags = [c.get("metadata", {}).get("tags", []) for c in cells]
+    for i, text in enumerate(src):
+        m = re.match(r"### Exercise (\d+): \S", text)
+        if cells[i]["cell_type"] != "markdown" or not m:
+            continue
+        n = m.group(1)
+        if len(cells) < i + 5:
+            errors.append(f"exercise {n}: fewer than five cells")
+            continue
+        stub, chk, prose, sol = src[i + 1:i + 5]
+        name = re.search(r"@course\.stub\s+(?:async )?def (\w+)\(", stub)
+        if "exercise-stub" not in tags[i + 1] or not name or not stub.rstrip().endswith("..."):
+            errors.append(f"exercise {n}: the stub must be `@course.stub` on a function whose body is ...")
+            continue
+        fn = name.group(1)
+        last = chk.strip().splitlines()[-1]
+        if "exercise-check" not in tags[i + 2] or f"def check_{fn}(" not in chk \
+                or last != f"course.check(check_{fn}, {fn})":
+            errors.append(f"exercise {n}: the check must define check_{fn} and end with course.check")
+        if not (prose.startswith(f"<details><summary>Solution {n}</summary>\n\n")
+                and prose.endswith("\n\n</details>")):
+            errors.append(f"exercise {n}: the solution's prose goes in <details> with blank lines")
+        meta = cells[i + 4].get("metadata", {})
+        if tags[i + 4] != ["exercise-solution", "hide-cell"] \
+                or meta.get("jupyter") != {"source_hidden": True, "outputs_hidden": True} \
+                or not re.search(rf"(?:async )?def {fn}\(", sol) \
+                or sol.strip().splitlines()[-1] != f"course.verify(check_{fn}, {fn})":
+            errors.append(f"exercise {n}: the solution cell must be hidden, define {fn} and end "
+                          "with course.verify")
+    return errors
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_exercises_follow_the_course_format(path: Path) -> None:
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    tagged = {t for c in cells for t in c.get("metadata", {}).get("tags", [])}
+    if not tagged & {"exercise-stub", "exercise-check", "exercise-solution"}:
+        pytest.skip("this chapter's exercises are not in the course format yet")
+    assert exercise_format_errors(cells) == []
+
+
+def test_the_exercise_format_check_sees_a_broken_exercise() -> None:
+    def cell(kind, text, tags=(), **meta):
+        return {"cell_type": kind, "source": [text], "metadata": {"tags": list(tags), **meta}}
+
+    good = [cell("markdown", "### Exercise 1: t\n\nQ?"),
+            cell("code", "@course.stub\ndef f(x):\n    \"\"\"Doc.\"\"\"\n    ...", ["exercise-stub"]),
+            cell("code", "def check_f(f):\n    assert f(1)\n\ncourse.check(check_f, f)", ["exercise-check"]),
+            cell("markdown", "<details><summary>Solution 1</summary>\n\nA.\n\n</details>"),
+            cell("code", "def f(x):\n    return 1\n\ncourse.verify(check_f, f)",
+                 ["exercise-solution", "hide-cell"],
+                 jupyter={"source_hidden": True, "outputs_hidden": True})]
+    assert exercise_format_errors(good) == []
+    shown = [*good[:4], cell("code", "def f(x):\n    return 1\n\ncourse.verify(check_f, f)",
+                             ["exercise-solution", "hide-cell"])]
+    assert exercise_format_errors(shown) == ["exercise 1: the solution cell must be hidden, "
+                                             "define f and end with course.verify"]
+    open_prose = [*good[:3], cell("markdown", "**Solution 1.** A."), good[4]]
+    assert len(exercise_format_errors(open_prose)) == 1

@@ -16,20 +16,26 @@ timeouts, what crosses a process boundary and what does not:
    another thread holds at the moment of the fork stays held in the child for ever.
 4. ``timed_busy`` runs ``workloads.burn`` (the package's one CPU burner) and says when it ran
    and in which process, for pools and speed-up measurements.
+5. ``ready_pool`` hands out a ``ProcessPoolExecutor`` whose workers have all started, so a
+   measurement sees tasks, not start-up; ``round_trips`` and ``granularity`` measure what each
+   task costs on top of its work, and from what size on a pool pays off (``crossover``).
 
 Only the standard library and the package's lower floors are used, so that any child can
-import this module cheaply. Children are started through ``lifecycle.get_context`` and always
+import this module cheaply. It runs past 300 lines because each probe is short but must stop
+every child it starts on every path; splitting them would only scatter the chapter's story. Children are started through ``lifecycle.get_context`` and always
 stopped with ``lifecycle.stop_processes``.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -39,10 +45,10 @@ from conclab.hooks import Span, clock
 from conclab.workloads import burn
 
 __all__ = [
-    "Outcome", "StartMethod",
-    "square", "timed_busy", "bump", "counter", "returns_lock",
+    "Outcome", "StartMethod", "Grain",
+    "square", "send_pid", "timed_busy", "bump", "counter", "returns_lock",
     "count_and_silence", "pickle_report", "call_in_child", "start_times", "thread_start_times",
-    "child_sees_lock_free",
+    "child_sees_lock_free", "ready_pool", "round_trips", "granularity", "crossover",
 ]
 
 StartMethod = str  # "fork", "spawn" or "forkserver": whatever get_context() accepts
@@ -78,6 +84,11 @@ class Outcome:
 def square(x: float) -> float:
     """Return ``x * x``: the importable twin of the worker a notebook cell defines."""
     return x * x
+
+
+def send_pid(queue: Any) -> None:
+    """Put this process's ID on ``queue``: the smallest child that sends something back."""
+    queue.put(os.getpid())
 
 
 def timed_busy(units: int) -> Span:
@@ -214,17 +225,28 @@ def _nothing() -> None:
     """A child that does nothing: starting it measures the start-up cost alone."""
 
 
-def start_times(method: StartMethod, n: int = 3, *, timeout: float = 30.0) -> list[float]:
+def start_times(method: StartMethod, n: int = 3, *, target: Callable[[], object] | None = None,
+                timeout: float = 30.0) -> list[float]:
     """Seconds to start and join a child that does nothing, ``n`` times in a row.
 
     With ``forkserver`` the first time in an interpreter also starts the server process,
     so it is usually the slowest; later ones fork from the already-running server.
+
+    Args:
+        method: the start method.
+        n: how many children, one after another.
+        target: what the child calls (no arguments). The default lives in this package, so a
+            ``spawn`` or ``forkserver`` child must import ``conclab.boundary`` (and what it
+            imports) before it can call it; a standard-library target such as ``os.getpid``
+            needs no import a fresh interpreter has not already done. The difference between
+            the two is what importing the package costs each child.
+        timeout: seconds each child may take.
     """
     ctx = lifecycle.get_context(method)
     times = []
     for _ in range(n):
         start = time.perf_counter()
-        child = ctx.Process(target=_nothing)
+        child = ctx.Process(target=_nothing if target is None else target)
         child.start()
         lifecycle.stop_processes([child], grace=timeout)
         times.append(time.perf_counter() - start)
@@ -285,3 +307,140 @@ def child_sees_lock_free(method: StartMethod, *, timeout: float = 0.5) -> bool:
     finally:
         release.set()
         holder.join(30.0)
+
+
+# --- how small a task may be -------------------------------------------------------------------
+
+def _line_up(barrier: Any, timeout: float) -> None:
+    """Pool initializer: wait until every worker of the pool has started."""
+    barrier.wait(timeout)
+
+
+def ready_pool(workers: int, method: StartMethod, *, timeout: float = 60.0) -> ProcessPoolExecutor:
+    """A ``ProcessPoolExecutor`` of ``workers`` processes that have all started and are idle.
+
+    A fresh executor starts its workers lazily (one per submit while none is idle, under
+    ``spawn`` and ``forkserver``), so the first tasks of a measurement would also time the
+    start-ups. Here every worker waits in its initializer until all have started, and one
+    round of empty tasks goes through, before the pool is handed out. Use it in a ``with``.
+
+    Raises:
+        concurrent.futures.process.BrokenProcessPool: a worker failed to start in time.
+    """
+    ctx = lifecycle.get_context(method)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_line_up,
+                               initargs=(ctx.Barrier(workers), timeout))
+    try:
+        futures = [pool.submit(os.getpid) for _ in range(workers)]
+        for f in futures:
+            f.result(timeout=timeout)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    return pool
+
+
+def round_trips(pool: ProcessPoolExecutor, n: int = 50, *, timeout: float = 30.0) -> list[float]:
+    """Seconds for each of ``n`` empty tasks sent to ``pool`` one at a time, each awaited.
+
+    Each round trip pickles a call, sends it to an idle worker, wakes it, and brings the
+    (pickled) result back: the cost a pool adds to every task, with no work in it.
+    """
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        pool.submit(square, 0).result(timeout=timeout)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+@dataclass(frozen=True)
+class Grain:
+    """One size of task in a granularity sweep: the same tasks, alone and through a pool.
+
+    Attributes:
+        units: ``burn`` units per task.
+        tasks: how many tasks were timed.
+        serial: seconds this process took to do them all, one after another.
+        pooled: seconds the pool took for the same tasks (``map``, one task per message).
+    """
+
+    units: int
+    tasks: int
+    serial: float
+    pooled: float
+
+    @property
+    def task_seconds(self) -> float:
+        """Measured seconds of one task done alone (not the calibration's guess)."""
+        return self.serial / self.tasks
+
+    @property
+    def speedup(self) -> float:
+        """Serial time over pooled time: above 1, the pool paid off."""
+        return self.serial / self.pooled if self.pooled > 0 else 0.0
+
+
+def granularity(pool: ProcessPoolExecutor, sizes: Sequence[int], tasks: int = 32, *,
+                rounds: int = 4, budget: float = 5.0, timeout: float = 60.0) -> list[Grain]:
+    """Time ``tasks`` tasks of each size, alone in this process and through ``pool``.
+
+    Sizes are tried from the smallest up. Each size is measured in ``rounds`` rounds, each a
+    few tasks alone and then as many pooled, back to back, so that a burst of load from other
+    programs hits both sides alike. The pool should be ready (``ready_pool``), or the first
+    size pays for starting it.
+
+    Args:
+        pool: a pool whose workers are started.
+        sizes: ``burn`` units per task, smallest first.
+        tasks: tasks per size.
+        rounds: how many alternations of alone and pooled the tasks are split into.
+        budget: seconds; a size is not started if, scaled from the one before, it would
+            end past the budget (the result then has fewer grains than ``sizes``).
+        timeout: seconds the pool may take for one size.
+
+    Raises:
+        AssertionError: if the pool computed different checksums than this process.
+    """
+    grains: list[Grain] = []
+    began = time.perf_counter()
+    for units in sizes:
+        if grains:  # would this size, scaled from the last one, overrun the budget?
+            last = grains[-1]
+            guess = (last.serial + last.pooled) * units / max(last.units, 1)
+            if time.perf_counter() - began + guess > budget:
+                break
+        serial = pooled = 0.0
+        for chunk in _chunks(tasks, rounds):
+            start = time.perf_counter()
+            alone = [burn(units) for _ in range(chunk)]
+            middle = time.perf_counter()
+            answers = list(pool.map(burn, [units] * chunk, timeout=timeout))
+            serial, pooled = serial + middle - start, pooled + time.perf_counter() - middle
+            assert answers == alone, "the pool computed something else"
+        grains.append(Grain(units, tasks, serial, pooled))
+    return grains
+
+
+def _chunks(total: int, parts: int) -> list[int]:
+    """``total`` split into ``parts`` nearly equal, non-empty sizes (fewer if total is small)."""
+    parts = max(1, min(parts, total))
+    return [total // parts + (i < total % parts) for i in range(parts)]
+
+
+def crossover(grains: Sequence[Grain]) -> float | None:
+    """The task duration (seconds) at which the pool's speed-up first reaches 1, or None.
+
+    Between the last size below 1 and the first at or above it, the crossing is interpolated
+    on a log scale of task duration (the sweep's sizes grow geometrically). None when no size
+    reached 1; the smallest size's duration when even that one did.
+    """
+    for i, g in enumerate(grains):
+        if g.speedup >= 1:
+            if i == 0:
+                return g.task_seconds
+            lo = grains[i - 1]
+            x0, x1 = math.log(lo.task_seconds), math.log(g.task_seconds)
+            y0, y1 = lo.speedup, g.speedup
+            return math.exp(x0 + (1 - y0) * (x1 - x0) / (y1 - y0))
+    return None

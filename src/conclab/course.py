@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["Chapter", "CHAPTERS", "PARTS", "draw_map", "stub", "Outcome", "check", "verify"]
+__all__ = ["Chapter", "CHAPTERS", "PARTS", "MAP_WIDTH_INCHES", "MAP_FONT_SIZES", "draw_map", "stub", "Outcome", "check", "verify"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _STUBS: dict[str, Callable[..., Any]] = {}
@@ -66,11 +66,19 @@ PARTS: dict[str, tuple[tuple[str, int], ...]] = {
 }
 
 
+# Text sizes in the book: a figure is shown at most as wide as the book's column (about 700 px;
+# inline figures are saved at 100 dpi, so the 7-inch map needs no shrinking), and every text in
+# it must then be at least 11 px tall: 8 points is 11.1 px at 100 dpi, so 10 points keeps a
+# margin for a narrower column (tests/test_skeleton.py measures the rendered picture).
+MAP_WIDTH_INCHES = 7.0
+MAP_FONT_SIZES = {"part": 14, "kind": 11, "chapter": 10, "arrow": 10}
+
+
 def draw_map(ax: Axes | None = None) -> Axes:
     """Draw the three parts of a concurrent system, their kinds and their chapters.
 
     Args:
-        ax: the Axes to draw on; a new figure of page width when None.
+        ax: the Axes to draw on; a new figure ``MAP_WIDTH_INCHES`` wide when None.
 
     Returns:
         The Axes, with no title: the text around the figure is its caption.
@@ -78,27 +86,36 @@ def draw_map(ax: Axes | None = None) -> Axes:
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
+    size = MAP_FONT_SIZES
     if ax is None:
-        _, ax = plt.subplots(figsize=(9, 3.6))
-    ax.set_xlim(0, 9)
-    ax.set_ylim(0, 3.6)
+        fig, ax = plt.subplots(figsize=(MAP_WIDTH_INCHES, 3.4))
+        fig.subplots_adjust(left=0, right=1, bottom=0, top=1)  # the boxes use the whole width
+    # Three boxes 2.7 wide with gaps of 0.9 for the arrows and their labels.
+    width, gap = 2.7, 0.9
+    ax.set_xlim(-0.05, 3 * width + 2 * gap + 0.05)
+    ax.set_ylim(0, 3.7)
     ax.set_axis_off()
     colours = {"scheduler": "#4c72b0", "tasks": "#dd8452", "communication": "#55a868"}
     for i, (part, kinds) in enumerate(PARTS.items()):
-        x = 0.2 + 3.0 * i
-        ax.add_patch(FancyBboxPatch((x, 0.2), 2.6, 3.1, boxstyle="round,pad=0.05",
+        x = (width + gap) * i
+        middle = x + width / 2
+        ax.add_patch(FancyBboxPatch((x + 0.05, 0.1), width - 0.1, 3.45, boxstyle="round,pad=0.05",
                                     facecolor=colours[part], alpha=0.15, edgecolor=colours[part]))
-        ax.text(x + 1.3, 2.95, part, ha="center", va="center", fontsize=13, weight="bold",
-                color=colours[part])
+        ax.text(middle, 3.2, part, ha="center", va="center", fontsize=size["part"],
+                weight="bold", color=colours[part])
         for j, (kind, chapter) in enumerate(kinds):
-            y = 2.25 - 0.75 * j
-            ax.text(x + 1.3, y, kind, ha="center", va="center", fontsize=11)
-            ax.text(x + 1.3, y - 0.28, f"chapter {chapter:02d}", ha="center", va="center",
-                    fontsize=8, color="0.35")
-    for x0, label in ((2.85, "runs"), (5.85, "talk\nthrough")):
-        ax.add_patch(FancyArrowPatch((x0, 1.55), (x0 + 0.3, 1.55), arrowstyle="-|>",
-                                     mutation_scale=14, color="0.3"))
-        ax.text(x0 + 0.15, 1.7, label, ha="center", va="bottom", fontsize=7, color="0.3")
+            y = 2.45 - 0.95 * j  # a long kind wraps after its comma, growing upwards from y
+            text = kind.replace(", ", ",\n") if len(kind) > 16 else kind
+            ax.text(middle, y, text, ha="center", va="bottom",
+                    fontsize=size["kind"], linespacing=1.1)
+            ax.text(middle, y - 0.05, f"chapter {chapter:02d}", ha="center", va="top",
+                    fontsize=size["chapter"], color="0.3")
+    for i, label in enumerate(("runs", "talk\nthrough")):
+        x0 = (width + gap) * (i + 1) - gap
+        ax.add_patch(FancyArrowPatch((x0 + 0.1, 1.45), (x0 + gap - 0.1, 1.45), arrowstyle="-|>",
+                                     mutation_scale=16, color="0.3"))
+        ax.text(x0 + gap / 2, 1.6, label, ha="center", va="bottom", fontsize=size["arrow"],
+                color="0.25", linespacing=1.1)
     return ax
 
 

@@ -9,7 +9,11 @@ coroutine driven by ``send``, a ``TaskGroup``); this module holds the instrument
 2. ``LagProbe`` is a periodic task that measures how late the loop wakes it. A loop that a
    blocking call has stalled wakes everyone late: the probe turns "the loop was blocked" into
    a number, and, given an observer, into "wait" spans on a timeline.
-3. ``primed`` starts a generator actor, so that it is ready for its first ``send``.
+3. ``handover`` times one hand-over between two tasks on the running loop, by the course's
+   one definition of a switch: half of a ping-pong round trip. The two tasks take turns with
+   ``await asyncio.sleep(0)``, the least a task can do to let another run, so what is timed
+   is the loop's own machinery and no channel's.
+4. ``primed`` starts a generator actor, so that it is ready for its first ``send``.
 
 To show what ``asyncio.run`` does from a notebook, whose kernel loop runs forever, use
 ``conclab.lifecycle.run_in_fresh_loop``. Times come from ``conclab.hooks.clock``, so the
@@ -22,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
+import statistics
 import time
 import tracemalloc
 from collections.abc import Callable, Generator
@@ -29,10 +34,12 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
+from conclab.hooks import clock as shared_clock
+
 if TYPE_CHECKING:
     from conclab.hooks import Observer
 
-__all__ = ["primed", "Storm", "task_storm", "LagStats", "LagProbe"]
+__all__ = ["primed", "Storm", "task_storm", "Handover", "handover", "LagStats", "LagProbe"]
 
 P = ParamSpec("P")
 Y = TypeVar("Y")
@@ -68,6 +75,11 @@ class Storm:
         finish_seconds: waking them all and waiting until every one has finished.
         bytes_per_task: memory traced by ``tracemalloc`` per live, parked task (measured in a
             separate run, because tracing slows every allocation), or None if not asked for.
+        cpu_seconds: CPU time the loop's thread spent over all three phases, or None if not
+            measured. Wall-clock time also counts moments when other programs had the core;
+            CPU time does not, so on a busy machine it is the steadier figure to compare
+            between storms (``time.thread_time``: fine-grained on Linux and macOS, coarse on
+            Windows).
     """
 
     n: int
@@ -75,6 +87,7 @@ class Storm:
     start_seconds: float
     finish_seconds: float
     bytes_per_task: float | None = None
+    cpu_seconds: float | None = None
 
     @property
     def total_seconds(self) -> float:
@@ -91,14 +104,19 @@ class Storm:
         """Microseconds per task to start it, wake it and see it finish (two switches each)."""
         return (self.start_seconds + self.finish_seconds) / self.n * 1e6
 
+    @property
+    def cpu_us(self) -> float | None:
+        """Microseconds of the loop thread's CPU time per task, all phases; None if unmeasured."""
+        return None if self.cpu_seconds is None else self.cpu_seconds / self.n * 1e6
+
 
 async def _parked(go: asyncio.Event) -> None:
     """One idle task: it waits for the starting gun, like a connection waiting for data."""
     await go.wait()
 
 
-async def _one_storm(n: int) -> tuple[float, float, float, int]:
-    """Create, start and finish n parked tasks; return the three phases and the traced bytes."""
+async def _one_storm(n: int) -> tuple[float, float, float, int, float]:
+    """Create, start and finish n parked tasks: the three phases, traced bytes, CPU seconds."""
     go = asyncio.Event()
     # The cyclic garbage collector is paused while the tasks live: every few hundred new
     # objects it would otherwise walk the young ones, and now and then all 100,000 tasks,
@@ -113,10 +131,11 @@ async def _one_storm(n: int) -> tuple[float, float, float, int]:
             gc.enable()
 
 
-async def _timed_storm(n: int, go: asyncio.Event) -> tuple[float, float, float, int]:
+async def _timed_storm(n: int, go: asyncio.Event) -> tuple[float, float, float, int, float]:
     """The body of _one_storm, with the collector paused."""
     traced = 0
     async with asyncio.TaskGroup() as tg:
+        cpu0 = time.thread_time()
         t0 = time.perf_counter()
         for _ in range(n):
             tg.create_task(_parked(go))
@@ -129,7 +148,8 @@ async def _timed_storm(n: int, go: asyncio.Event) -> tuple[float, float, float, 
             traced = tracemalloc.get_traced_memory()[0]
         go.set()
     t3 = time.perf_counter()  # leaving the TaskGroup waited for every task to finish
-    return t1 - t0, t2 - t1, t3 - t2, traced
+    cpu = time.thread_time() - cpu0  # every task ran in this thread: its CPU time is theirs
+    return t1 - t0, t2 - t1, t3 - t2, traced, cpu
 
 
 async def task_storm(n: int, *, memory: bool = False) -> Storm:
@@ -147,12 +167,12 @@ async def task_storm(n: int, *, memory: bool = False) -> Storm:
             same size; it slows every allocation several-fold, so it would spoil the timings.
 
     Returns:
-        A ``Storm`` with the timings of the untraced run.
+        A ``Storm`` with the timings of the untraced run, wall-clock and CPU.
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, not {n}")
     gc.collect()  # so that a collection of earlier garbage does not land inside the timing
-    create, start, finish, _ = await _one_storm(n)
+    create, start, finish, _, cpu = await _one_storm(n)
     per_task = None
     if memory:
         started_here = not tracemalloc.is_tracing()
@@ -161,12 +181,92 @@ async def task_storm(n: int, *, memory: bool = False) -> Storm:
             tracemalloc.start()
         try:
             base = tracemalloc.get_traced_memory()[0]
-            *_, traced = await _one_storm(n)
+            _, _, _, traced, _ = await _one_storm(n)
         finally:
             if started_here:
                 tracemalloc.stop()
         per_task = (traced - base) / n
-    return Storm(n, create, start, finish, per_task)
+    return Storm(n, create, start, finish, per_task, cpu)
+
+
+# --- one hand-over -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Handover:
+    """One hand-over between two asyncio tasks, timed: half of a ping-pong round trip.
+
+    Attributes:
+        rounds: how many times each task handed the loop to the other, per repeat.
+        handovers: how many times the turn passed from one task to the other in each repeat,
+            counted from the order the tasks really ran in (``2 * rounds + 1`` when they
+            strictly alternated, which the loop's ready queue guarantees).
+        samples: seconds per hand-over, one per repeat.
+    """
+
+    rounds: int
+    handovers: int
+    samples: tuple[float, ...]
+
+    @property
+    def seconds(self) -> float:
+        """Seconds per hand-over: the median of the repeats."""
+        return statistics.median(self.samples)
+
+    @property
+    def ns(self) -> float:
+        """Nanoseconds per hand-over (median)."""
+        return self.seconds * 1e9
+
+
+async def _take_turns(rounds: int, clock: Callable[[], float]) -> tuple[float, list[str]]:
+    """Two tasks alternate by ``sleep(0)``; return the time from a's first step to b's last."""
+    turns: list[str] = []
+    marks: dict[str, float] = {}
+
+    async def player(name: str) -> None:
+        if name == "a":
+            marks["start"] = clock()  # a's first step: the first hand-over starts here
+        for _ in range(rounds):
+            turns.append(name)
+            await asyncio.sleep(0)  # yields to the loop, which runs the other task's step
+        turns.append(name)
+        if name == "b":
+            marks["end"] = clock()  # b's last step: the last hand-over has arrived
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(player("a"), name="handover-a")
+        group.create_task(player("b"), name="handover-b")
+    return marks["end"] - marks["start"], turns
+
+
+async def handover(rounds: int = 2_000, *, repeats: int = 3,
+                   clock: Callable[[], float] = shared_clock) -> Handover:
+    """Time one hand-over between two tasks on the running loop (median of ``repeats``).
+
+    Two tasks, ``a`` and ``b``, each ``await asyncio.sleep(0)`` ``rounds`` times. ``sleep(0)``
+    puts the task back at the end of the loop's ready queue, so the loop runs the other one
+    next: a, b, a, b... (other tasks the loop runs meanwhile, such as a Jupyter kernel's, may
+    slip in between, and then count as part of a hand-over, as they would for any task.) From
+    a's first step to b's last, the turn passes ``2 * rounds + 1`` times; each repeat's
+    figure is that time over the hand-overs counted. A ping-pong round trip is two of them:
+    the same definition chapter 04 uses for every model.
+
+    Args:
+        rounds: hand-overs each task makes per repeat (1 or more).
+        repeats: how many times to measure (1 or more); the median is reported.
+        clock: the clock to read (the shared one by default).
+
+    Returns:
+        A ``Handover`` with one figure per repeat.
+    """
+    if rounds < 1 or repeats < 1:
+        raise ValueError(f"rounds and repeats must be at least 1, not {rounds} and {repeats}")
+    samples, counted = [], 0
+    for _ in range(repeats):
+        elapsed, turns = await _take_turns(rounds, clock)
+        counted = sum(1 for x, y in zip(turns, turns[1:]) if x != y)
+        samples.append(elapsed / counted)
+    return Handover(rounds, counted, tuple(samples))
 
 
 # --- how late the loop wakes us ----------------------------------------------------------------

@@ -133,8 +133,8 @@ class RunSummary:
             return ("The speed-up is above the ideal: the one-worker run must have been slowed "
                     "by something else (another program took the CPU while it ran); run again.")
         if s < 1 and ideal <= 1 / _CLOSE:
-            return (f"Slightly below 1: {self.workers} workers did the same work with the cost "
-                    f"of starting them and switching between them, and nothing to gain.")
+            return (f"Below 1 ({s:.2f}x): with nothing to gain here, {self.workers} workers did "
+                    f"the same work plus the cost of starting them and switching between them.")
         if s < ideal * _CLOSE:
             cost = {"process": "starting the processes and other programs holding cores",
                     "thread": "hand-overs of the GIL and waiting for it after each sleep",

@@ -40,6 +40,11 @@ class _Face(Generic[T]):
         self._q = parent
 
     @property
+    def bridge(self) -> BridgeQueue[T]:
+        """The ``BridgeQueue`` this face shows (its other face is ``bridge.sync_q``/``async_q``)."""
+        return self._q
+
+    @property
     def maxsize(self) -> int:
         """The bound given at creation (0 or less: none)."""
         return self._q._maxsize

@@ -1,0 +1,229 @@
+"""conclab.pubsub: topics and wildcards, fan-out to every kind of subscriber, and isolation.
+
+Every test synchronises on queues and events; none sleeps to wait. A "slow" subscriber is a
+callable blocked on an event the test holds, so its inbox fills exactly when the test says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+
+import pytest
+
+from conclab import pubsub
+from conclab.hooks import as_worker
+from conclab.pubsub import Gateway, Message
+from conclab.queues import BridgeQueue
+from conclab.trace import Trace
+
+WAIT = 5.0
+
+
+@pytest.mark.parametrize(("pattern", "topic", "expected"), [
+    ("sensor.kitchen", "sensor.kitchen", True),
+    ("sensor.kitchen", "sensor.hall", False),
+    ("sensor.*", "sensor.kitchen", True),
+    ("sensor.*", "sensor.kitchen.temp", False),
+    ("sensor.*", "sensor", False),
+    ("sensor.#", "sensor", True),
+    ("sensor.#", "sensor.kitchen.temp", True),
+    ("sensor.#", "sensors.kitchen", False),
+    ("*.temp", "kitchen.temp", True),
+    ("#", "anything.at.all", True),
+    ("sensor.*.temp", "sensor.kitchen.temp", True),
+    ("sensor.*.temp", "sensor.kitchen.hum", False),
+])
+def test_patterns_match_level_by_level(pattern, topic, expected):
+    assert pubsub.matches(pattern, topic) is expected
+
+
+@pytest.mark.parametrize("bad", ["", "a..b", "a.#.b", "a b", 7])
+def test_bad_patterns_say_what_a_pattern_may_hold(bad):
+    with Gateway() as gateway, pytest.raises(ValueError, match="use dotted names"):
+        gateway.subscribe(bad, queue.Queue())
+
+
+def test_publish_reaches_every_kind_of_subscriber_in_order():
+    got: list[str] = []
+    done = threading.Event()
+    plain, bridge = queue.Queue(), BridgeQueue()
+
+    def call(message: Message) -> None:
+        got.append(f"{message.topic}={message.payload}")
+        if len(got) == 2:
+            done.set()
+
+    with Gateway() as gateway:
+        gateway.subscribe("sensor.*", plain)
+        gateway.subscribe("sensor.#", bridge.async_q)  # fed through its sync twin
+        gateway.subscribe("sensor.kitchen", call)
+        assert gateway.publish("sensor.kitchen", 21) == 3
+        assert gateway.publish("sensor.hall", 19) == 2
+        assert gateway.publish("sensor.hall.door", "open") == 1
+        assert gateway.publish("other", 0) == 0
+        assert gateway.broadcast("bye") == 3
+        assert done.wait(WAIT)
+    assert [plain.get_nowait().payload for _ in range(3)] == [21, 19, "bye"]
+    assert [bridge.sync_q.get_nowait().payload for _ in range(4)] == [21, 19, "open", "bye"]
+    assert got == ["sensor.kitchen=21", "*=bye"]
+
+
+class Slow:
+    """A callable subscriber that blocks on an event until the test lets it go."""
+
+    def __init__(self) -> None:
+        self.release, self.started, self.seen = threading.Event(), threading.Event(), []
+
+    def __call__(self, message: Message) -> None:
+        self.started.set()
+        assert self.release.wait(WAIT)
+        self.seen.append(message.payload)
+
+
+@pytest.mark.parametrize("policy", ["drop", "block"])
+def test_a_slow_subscriber_drops_and_never_holds_the_publisher_past_its_timeout(policy):
+    slow, fast = Slow(), queue.Queue()
+    with Gateway() as gateway:
+        gateway.subscribe("t", slow, policy=policy, timeout=0.05, maxsize=1, name="slow")
+        gateway.subscribe("t", fast, name="fast")
+        gateway.publish("t", 0)
+        assert slow.started.wait(WAIT)  # the worker holds message 0; the inbox is empty
+        gateway.publish("t", 1)  # fills the inbox
+        assert gateway.publish("t", 2) == 1  # full: dropped at once, or after 0.05 s
+        stats = {s.name: s for s in gateway.statistics().subscribers}
+        assert (stats["slow"].delivered, stats["slow"].dropped) == (2, 1)
+        assert stats["fast"].delivered == 3 and stats["slow"].policy == policy
+        slow.release.set()
+    assert slow.seen == [0, 1] and [fast.get_nowait().payload for _ in range(3)] == [0, 1, 2]
+
+
+def test_a_raising_subscriber_is_counted_and_isolated():
+    def broken(message: Message) -> None:
+        raise RuntimeError("boom")
+
+    good = queue.Queue()
+    with Gateway() as gateway:
+        gateway.subscribe("t", broken, name="broken")
+        gateway.subscribe("t", good, name="good")
+        assert gateway.publish("t", 1) == 2 and gateway.publish("t", 2) == 2
+    stats = gateway.statistics()  # closing waited for the worker to finish its inbox
+    assert stats.failed == 2 and stats.delivered == 4
+    assert [good.get_nowait().payload for _ in range(2)] == [1, 2]
+
+
+class DeadRef:
+    """An actor ref whose actor has stopped: tell raises, is_alive says so."""
+
+    def tell(self, message, *, block=True, timeout=None):
+        raise RuntimeError("the actor is gone")
+
+    def is_alive(self) -> bool:
+        return False
+
+
+class FullRef:
+    """An actor ref whose mailbox is full: tell raises queue.Full (after waiting if asked)."""
+
+    name = "full"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[bool, float | None]] = []
+
+    def tell(self, message, *, block=True, timeout=None):
+        self.calls.append((block, timeout))
+        raise queue.Full
+
+
+def test_a_dead_actor_is_unsubscribed_and_counted_and_a_full_one_dropped():
+    full = FullRef()
+    with Gateway() as gateway:
+        gateway.subscribe("t", DeadRef(), name="dead")
+        gateway.subscribe("t", full, policy="block", timeout=0.2)
+        assert gateway.publish("t", 1) == 0 and gateway.publish("t", 2) == 0
+        stats = gateway.statistics()
+    assert stats.dead_removed == 1 and stats.dropped == 2
+    assert [s.subscribed for s in stats.subscribers] == [True, False]  # full first, dead gone
+    assert full.calls[0][0] is True and 0 < full.calls[0][1] <= 0.2
+
+
+def test_a_shut_down_queue_is_unsubscribed():
+    bridge = BridgeQueue()
+    with Gateway() as gateway:
+        gateway.subscribe("t", bridge.sync_q)
+        bridge.shutdown()
+        assert gateway.publish("t", 1) == 0
+        assert gateway.statistics().dead_removed == 1 and gateway.publish("t", 2) == 0
+
+
+def test_unsubscribe_and_strong_references():
+    received: list[int] = []
+    box = queue.Queue()
+    with Gateway() as gateway:
+        gateway.subscribe("t", lambda m: box.put(m.payload), name="lambda")  # no other reference
+        gateway.subscribe("t", received.append)
+        assert gateway.publish("t", 1) == 2
+        assert box.get(timeout=WAIT) == 1  # the lambda was kept alive by the gateway
+        assert gateway.unsubscribe("t", received.append) is False  # a new bound method
+        assert gateway.unsubscribe("nope", box) is False
+
+
+def test_apublish_never_blocks_the_loop_and_names_the_task():
+    trace, slow = Trace(), Slow()
+
+    async def main() -> tuple[int, int]:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not slow.release.is_set():
+                ticks += 1
+                await asyncio.sleep(0)
+
+        with Gateway(observer=trace) as gateway:
+            gateway.subscribe("t", slow, policy="block", timeout=0.2, maxsize=1)
+            tick = asyncio.create_task(ticker())
+            await gateway.apublish("t", 0)
+            assert await asyncio.to_thread(slow.started.wait, WAIT)
+            await gateway.apublish("t", 1)
+            before = ticks
+            reached = await asyncio.create_task(gateway.apublish("t", 2), name="publisher")
+            moved = ticks - before  # the loop kept turning while the publish waited
+            slow.release.set()
+            await tick
+            return reached, moved
+
+    reached, moved = asyncio.run(main())
+    assert reached == 0 and moved > 0
+    assert ("publish", "publisher", "gateway", "t") in {
+        (e.kind, e.sender, e.receiver, e.label) for e in trace.events}
+
+
+def test_the_fan_out_is_observed_as_arrows():
+    trace = Trace()
+    a, b = queue.Queue(), queue.Queue()
+    with Gateway(observer=trace) as gateway, as_worker("publisher"):
+        gateway.subscribe("t", a, name="a")
+        gateway.subscribe("t", b, name="b")
+        gateway.publish("t", 1)
+    assert [(e.kind, e.sender, e.receiver, e.label) for e in trace.events] == [
+        ("publish", "publisher", "gateway", "t"),  # every send at the moment of the publish
+        ("send", "gateway", "a", "t"), ("send", "gateway", "b", "t"),
+        ("receive", "gateway", "a", "t"), ("receive", "gateway", "b", "t")]
+
+
+def test_misuse_says_what_to_do():
+    with Gateway() as gateway:
+        with pytest.raises(TypeError, match="actor ref .* queue .* callable"):
+            gateway.subscribe("t", 42)
+        with pytest.raises(TypeError, match="subscribe a BridgeQueue's sync_q"):
+            gateway.subscribe("t", asyncio.Queue())
+        with pytest.raises(ValueError, match="policy must be 'block'"):
+            gateway.subscribe("t", queue.Queue(), policy="wait")
+        with pytest.raises(ValueError, match="timeout must be"):
+            gateway.subscribe("t", queue.Queue(), timeout=-1)
+        with pytest.raises(ValueError, match="not a pattern"):
+            gateway.publish("sensor.*", 1)
+    with pytest.raises(RuntimeError, match="closed: make a new one"):
+        gateway.publish("t", 1)
