@@ -97,9 +97,8 @@ WIDGETS: dict[str, Pressable] = {
 }
 
 CHAPTERS: dict[str, Chapter] = {
-    "00_start_here": Chapter("traces[model] = playground.run(", press={"playground": 3}),
-    "01_processes": Chapter("speedups = {w: serial_time / pool_time(w)",
-                            press={"playground": 1}),
+    "00_start_here": Chapter("playgrounds = {}", press={"playground": 3}),
+    "01_processes": Chapter("def pool_run(workers):", press={"playground": 1}),
     "02_threads": Chapter('cpu_run = workloads.run("thread", "cpu"', interrupt_after=0.1,
                           press={"playground": 1}),
     "03_coroutines": Chapter("task_storm(100_000)", press={"playground": 1}),
