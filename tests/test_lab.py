@@ -98,7 +98,9 @@ WIDGETS: dict[str, Pressable] = {
 
 CHAPTERS: dict[str, Chapter] = {
     "00_start_here": Chapter("playgrounds = {}", press={"playground": 3}),
-    "01_processes": Chapter("def pool_run(workers):", press={"playground": 1}),
+    # Early in the chapter (a cheap first run) and mid-way through starting spawned children.
+    "01_processes": Chapter("with_package = {m: boundary.start_times(m, 2)", interrupt_after=0.5,
+                            press={"playground": 1}),
     "02_threads": Chapter('cpu_run = workloads.run("thread", "cpu"', interrupt_after=0.1,
                           press={"playground": 1}),
     "03_coroutines": Chapter("task_storm(100_000)", press={"playground": 1}),
