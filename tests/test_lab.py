@@ -65,7 +65,7 @@ CHROMIUM = Path("/usr/bin/chromium")  # Debian's, as in tests/test_book.py
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-RUN_TIMEOUT = 240.0      # seconds one Run All may take (nbval takes 4-10 s per chapter)
+RUN_TIMEOUT = 240.0      # seconds one Run All may take (nbval: 5-50 s per chapter here)
 CHAPTER_TIMEOUT = 600    # seconds for a whole chapter, all four steps
 
 
