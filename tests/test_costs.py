@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import multiprocessing
+import platform
 import subprocess
 import sys
 import threading
@@ -46,6 +47,23 @@ def test_quick_rows_are_complete_and_finite(quick):
         assert row.max_count_limit in ("cap", "time", "memory") or row.max_count_limit.startswith("error")
         # Processes: medians over every child of the one quick sweep; others: over 3 repeats.
         assert row.repeats == (row.max_count if row.model == "process" else 3), row
+        # A channel is timed beside the least hand-over wherever send() is not the channel.
+        if row.model in ("generator", "coroutine"):
+            assert (row.channel_seconds, row.channel_method) == (None, ""), row
+        else:
+            assert row.channel_seconds is not None and row.channel_seconds > 0, row
+            assert row.channel_method, row
+
+
+def test_one_method_per_kind_and_one_channel_for_threads_and_processes(quick):
+    table, _ = quick
+    methods = {row.name: (row.memory_method, row.switch_method) for row in table}
+    assert methods["generator"] == methods["coroutine"] == ("tracemalloc", "send() / 2")
+    assert methods["asyncio task"] == ("tracemalloc", "sleep(0) in turn")
+    assert methods["thread"] == ("RSS delta", "OS pipe, 1 byte")
+    assert {methods[r.name] for r in table if r.model == "process"} == {
+        ("USS at start", "OS pipe, 1 byte")}
+    assert "asyncio.Queue" in str(table.handovers()) and "queue.Queue" in str(table.handovers())
 
 
 def test_progress_reports_every_row_then_done(quick):
@@ -63,10 +81,40 @@ def test_thread_resident_cost_is_far_below_its_reserved_stack(quick):
         assert thread.memory_bytes * 10 < reserved
 
 
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's arenas and stack cache")
+def test_one_more_thread_reserves_its_stack_and_a_guard_page_no_arena():
+    # Measured past the first batch, one more thread reserves its stack and a guard page:
+    # neither a new malloc arena (64 MiB) nor a stack reused from glibc's cache (0) moves it.
+    reserved = costs.reserved_stack_bytes()
+    assert reserved is not None
+    for _ in range(2):  # the first call may meet glibc's cache of stacks from earlier tests
+        _, vms, _ = _threads._thread_population(50)
+        assert reserved <= vms <= reserved + 256 * KiB, costs.format_bytes(vms)
+
+
 def test_generator_switch_is_far_cheaper_than_a_thread_handover(quick):
     table = quick[0]
     assert table["generator"].switch_seconds * 10 < table["thread"].switch_seconds
     assert table["generator"].switch_seconds * 10 < table["asyncio task"].switch_seconds
+    assert table["coroutine"].switch_seconds * 10 < table["asyncio task"].switch_seconds
+
+
+def test_a_bare_coroutine_round_trip_allocates_nothing():
+    from conclab.costs import _objects
+
+    unit = _objects._make_primed("coroutine")
+    try:
+        awaited = unit.cr_await  # the one awaitable it stays suspended in
+        for i in range(100):
+            assert unit.send(i) == i
+            assert unit.cr_await is awaited, "a new awaitable each round: the row would time it"
+    finally:
+        unit.close()
+
+
+def test_byte_pingpong_with_a_thread_echo_stops_and_joins():
+    assert 0 < _threads._thread_switch(50) < 1.0
+    assert 0 < _threads._thread_channel(50) < 1.0  # the autouse fixture checks the joins
 
 
 def test_coroutine_object_is_smaller_than_a_thread_and_a_task(quick):
@@ -93,8 +141,51 @@ def test_process_probe_under_each_start_method(start_method):
     row = _processes._process_probe(start_method, tiny)
     assert row.name == f"process ({start_method})"
     assert 0 < row.memory_bytes <= row.rss_bytes
-    assert row.create_seconds > 0 and row.switch_seconds > 0
+    assert row.create_seconds > 0 and row.switch_seconds > 0 and row.channel_seconds > 0
     assert (row.max_count, row.max_count_limit, row.repeats) == (3, "cap", 3)
+
+
+def test_a_forked_childs_uss_grows_when_it_collects_garbage():
+    # Copy-on-write: the collector writes to every object it tracks, most of them on pages
+    # the child still shares with this process, so those pages become the child's own.
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork here")
+    with costs.idle_child("fork") as child:
+        me = psutil.Process(child.process.pid)
+        before = me.memory_full_info().uss
+        child.collect()
+        after = me.memory_full_info()
+        child.conn.send("still there")
+        assert child.conn.poll(30) and child.conn.recv() == "still there"
+    assert after.uss > before + MiB and after.uss <= after.rss
+
+
+def test_start_parts_split_a_childs_start(start_method):
+    parts = costs.start_parts([start_method], repeats=1)
+    (part,) = parts
+    assert part.start_method == start_method and part.repeats == 1
+    assert part.stdlib_seconds > 0 and part.package_seconds > 0
+    assert 0 <= part.import_seconds < part.package_seconds and 0 <= part.import_share < 1
+    assert parts.get(start_method) is part and parts.get("nonesuch") is None
+    assert start_method in str(parts) and "<table" in parts._repr_html_()
+
+
+def test_start_parts_compare_a_stdlib_target_with_one_from_the_package():
+    reader, writer = multiprocessing.Pipe(duplex=False)
+    try:
+        stdlib, _ = _processes._hello_target(writer, package=False)
+        ours, _ = _processes._hello_target(writer, package=True)
+        assert stdlib.__module__ == "multiprocessing.connection"  # imports nothing new
+        assert ours.__module__.startswith("conclab.costs")         # imports the package
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_start_parts_name_the_import():
+    part = costs.StartPart("spawn", 0.1, 0.4, 3)
+    assert part.import_seconds == pytest.approx(0.3) and part.import_share == pytest.approx(0.75)
+    assert costs.StartPart("fork", 0.02, 0.01, 3).import_seconds == 0.0  # noise, not a saving
 
 
 def test_idle_child_echoes_then_is_stopped(start_method):
@@ -111,8 +202,33 @@ def test_gil_row_under_each_start_method(start_method):
     assert gil.start_method == start_method and gil.workers == 2
     assert math.isfinite(gil.process_speedup) and gil.process_speedup > 0
     assert 0 < gil.process_cores <= gil.cpus_usable + 0.2, gil
+    assert 0 < gil.serial_cores <= 1.2, gil  # one thread alone: at most one core
     if gil.gil_enabled:  # under the GIL two threads never keep more than one core busy
         assert gil.thread_cores < 1.3, gil
+    assert gil.explain().startswith(f"Here 2 threads ran **{gil.thread_speedup:.2f}x**")
+
+
+def test_gil_row_is_sized_from_a_run_timed_now(monkeypatch):
+    from conclab.costs import _gil
+
+    # A stand-in machine: each unit of work takes 2 µs of wall time, read off a fake clock.
+    now = [0.0]
+    monkeypatch.setattr(_gil.time, "perf_counter", lambda: now[0])
+    monkeypatch.setattr(_gil, "burn", lambda units: now.__setitem__(0, now[0] + units * 2e-6))
+    assert _gil._units_now(0.05) == 25_000  # 50 ms of work at 2 µs a unit
+
+
+@pytest.mark.parametrize(("changes", "reason"), [
+    ({"thread_speedup": 1.02}, "That is no speed-up"),
+    ({"thread_speedup": 0.7, "thread_cores": 0.7, "serial_cores": 1.0}, "neither thread ran"),
+    ({"thread_speedup": 0.7, "thread_cores": 1.0, "serial_cores": 1.0}, "1.43x the CPU time"),
+    ({"thread_speedup": 1.3, "thread_cores": 0.9, "serial_cores": 0.6}, "took more from them"),
+    ({"thread_speedup": 1.3, "thread_cores": 0.9, "serial_cores": 0.95}, "only noise"),
+    ({"thread_speedup": 1.9, "thread_cores": 1.95, "gil_enabled": False}, "The GIL is off"),
+])
+def test_gil_row_explains_the_threads_with_the_reason_its_numbers_choose(changes, reason):
+    text = dataclasses.replace(GIL, **changes).explain()
+    assert reason in text and text.count("Here 2 threads ran") == 1
 
 
 # --------------------------------------------------------------------------- bounds
@@ -177,20 +293,23 @@ def _rows(thread_bytes: float = 12 * KiB, thread_virtual: float = 8 * MiB,
     return [
         CostRow("generator", None, 184, "tracemalloc", 3e-7, generator_switch, "send", 50_000, "cap"),
         CostRow("coroutine", None, coroutine_bytes, "tracemalloc", 1e-6, coroutine_switch, "send", 50_000, "cap"),
-        CostRow("asyncio task", None, task_bytes, "tracemalloc", 1e-5, task_switch, "queue",
-                20_000, "cap"),
-        CostRow("thread", None, thread_bytes, "rss", thread_create, 2e-5, "event", threads,
-                thread_limit,
-                virtual_bytes=thread_virtual),
-        CostRow("process", "fork", 2 * MiB, "uss", 5e-3, 4e-5, "pipe", processes, process_limit,
-                rss_bytes=30 * MiB),
-        CostRow("process", "spawn", 14 * MiB, "uss", 0.15, 5e-5, "pipe", min(processes, 10),
-                process_limit,
-                rss_bytes=24 * MiB),
+        CostRow("asyncio task", None, task_bytes, "tracemalloc", 1e-5, task_switch,
+                "sleep(0) in turn", 20_000, "cap", channel_seconds=2e-5,
+                channel_method="asyncio.Queue"),
+        CostRow("thread", None, thread_bytes, "RSS delta", thread_create, 2e-5, "OS pipe, 1 byte",
+                threads, thread_limit, virtual_bytes=thread_virtual, channel_seconds=3e-5,
+                channel_method="queue.Queue"),
+        CostRow("process", "fork", 2 * MiB, "USS at start", 5e-3, 4e-5, "OS pipe, 1 byte",
+                processes, process_limit, rss_bytes=30 * MiB, channel_seconds=6e-5,
+                channel_method="Pipe, pickled object"),
+        CostRow("process", "spawn", 14 * MiB, "USS at start", 0.15, 5e-5, "OS pipe, 1 byte",
+                min(processes, 10), process_limit, rss_bytes=24 * MiB, channel_seconds=9e-5,
+                channel_method="Pipe, pickled object"),
     ]
 
 
-GIL = GilRow(2, 0.1, 0.95, 1.8, "fork", 2, True, 3, thread_cores=1.0, process_cores=1.9)
+GIL = GilRow(2, 0.1, 0.95, 1.8, "fork", 2, True, 3, thread_cores=1.0, process_cores=1.9,
+             serial_cores=1.0)
 
 
 def _labels(rows: list[CostRow], gil: GilRow | None = GIL) -> dict[str, str]:
@@ -213,7 +332,8 @@ def test_verdicts_do_not_depend_on_row_order_and_carry_the_numbers():
     why = {v.claim: v.why for v in costs.verdicts(rows, GIL, cpus=2)}
     assert "12.0 KiB" in why[costs.CLAIMS["thread memory"]]
     assert "8.0 MiB" in why[costs.CLAIMS["thread memory"]]
-    assert "683x less than the claim" in why[costs.CLAIMS["thread memory"]]
+    assert "683x below the claim" in why[costs.CLAIMS["thread memory"]]
+    assert "about the claim (1.00x)" in why[costs.CLAIMS["thread memory"]]
     assert "384 B" in why[costs.CLAIMS["coroutine memory"]]
     assert "35 ns" in why[costs.CLAIMS["coroutine switch"]]
     assert ">= 2,000" in why[costs.CLAIMS["thread count"]]
@@ -268,9 +388,24 @@ def test_gil_verdicts_compare_cores_busy_with_the_halfway_point():
     busy = dataclasses.replace(GIL, process_speedup=1.05, process_cores=1.1, load_average=9.0)
     assert labels(busy)[1] == "depends"
     assert "load average 9.0" in costs.verdicts(_rows(), busy, cpus=2)[-1].why
+    # Either way, the why says how busy the machine was.
+    quiet = dataclasses.replace(GIL, load_average=0.2)
+    assert labels(quiet)[1] == "right"
+    assert "load average 0.2" in costs.verdicts(_rows(), quiet, cpus=2)[-1].why
     # Four workers on four cores: halfway is 2.5, so 2.4 cores busy is not yet parallel.
     four = dataclasses.replace(GIL, workers=4, cpus_usable=4, process_cores=2.4)
     assert labels(four)[1] == "depends"
+
+
+@pytest.mark.parametrize(("factor", "expected"), [
+    (1 / 11, "wrong"), (1 / 9, "right"), (1.0, "right"), (9, "right"), (11, "wrong")])
+def test_one_rule_for_every_figure(factor, expected):
+    scaled = costs.scaled(_rows(), factor)
+    assert [r.name for r in scaled] == [r.name for r in _rows()]
+    judged = {v.claim: v.verdict for v in costs.verdicts(scaled, GIL, cpus=2)}
+    assert {claim: judged[costs.CLAIMS[claim]] for claim in costs.FIGURES} == dict.fromkeys(
+        costs.FIGURES, expected)
+    assert scaled["process (fork)"] == _rows()[4]  # rows without a figure are left alone
 
 
 def test_verdicts_skip_claims_without_rows():
@@ -288,6 +423,10 @@ def test_table_indexes_by_name_and_displays():
     assert table.get("nonesuch") is None
     assert "<table" in table._repr_html_() and str(table).startswith("model")
     assert "~8 MB" in str(table.compare())
+    handovers = table.handovers()
+    assert handovers.header[:2] == ("model", "one hand-over")
+    assert [row[0] for row in handovers.rows] == [r.name for r in table]
+    assert handovers.rows[0][3:] == ("-", "-")  # a generator's send() is its own channel
     assert "<table" in costs.verdicts(table, GIL, cpus=2)._repr_html_()
 
 
@@ -307,10 +446,17 @@ def test_bench_suite_reports_ratios_of_one_run(monkeypatch):
     rows = [r for r in _rows() if r.name != "process (spawn)"]
     monkeypatch.setattr(costs, "measure", lambda **_: CostTable(tuple(rows)))
     monkeypatch.setattr(costs, "gil_speedups", lambda *a, **k: GIL)
+    monkeypatch.setattr(costs, "start_parts", lambda methods, **_: costs.StartParts(
+        costs.StartPart(m, 0.1, 0.4, 2) for m in methods))
     results = {r.name: r for r in bench_costs.run(quick=True)}
     assert results["costs.thread.memory"].ratio == pytest.approx(12 * KiB / (8 * MiB))
+    assert results["costs.thread.memory"].met is True
     assert results["costs.thread.switch"].ratio == pytest.approx(2e-5 / 35e-9)
+    assert results["costs.process.switch_vs_thread"].ratio == pytest.approx(4e-5 / 2e-5)
+    assert results["costs.asyncio_task.channel"].ratio == pytest.approx(2e-5 / 8e-6)
     assert results["costs.process.memory"].ratio == pytest.approx(2 * MiB / (12 * KiB))
+    if "spawn" in multiprocessing.get_all_start_methods():
+        assert results["costs.process.import.spawn"].ratio == pytest.approx(0.75)
     assert results["costs.gil.threads"].value == 0.95
     assert results["costs.gil.thread_cores"].value == 1.0
     assert all(r.unit in ("B", "s", "x", "cores") for r in results.values())
@@ -330,3 +476,16 @@ def test_a_script_without_the_main_guard_gets_a_clear_error(tmp_path, method):
     assert "exited before it was ready" in done.stderr
     assert "if __name__ == \"__main__\":" in done.stderr
     assert "process object is closed" not in done.stderr
+
+
+@pytest.mark.parametrize(("first", "later", "glibc", "reason"), [
+    (12 * MiB, 8 * MiB, "malloc arenas", "400.0 MiB more"),
+    (7.6 * MiB, 8 * MiB, "cache", "40.0 MiB less"),
+    (8.01 * MiB, 8 * MiB, "about the same", "about the same"),
+])
+def test_first_batch_of_threads_is_explained_by_its_numbers(first, later, glibc, reason):
+    text = costs.explain_first_batch(first, later, 100)
+    if platform.libc_ver()[0] == "glibc":
+        assert glibc in text and reason in text
+    else:
+        assert text.startswith("The first 100 threads") or "about the same" in text

@@ -142,3 +142,47 @@ def test_fresh_loop_keeps_only_its_own_threads_warnings() -> None:
     run = lifecycle.run_in_fresh_loop(main)
     assert run.result == "ok"
     assert run.warnings == ["from the fresh loop's thread"]
+
+
+# --- a background loop -------------------------------------------------------------------------
+
+def test_background_loop_runs_while_held_and_stops_with_its_last_holder() -> None:
+    background = lifecycle.BackgroundLoop("test-loop")
+    assert (background.loop, background.holders) == (None, 0)
+    loop = background.acquire()
+    assert background.acquire() is loop and background.holders == 2
+    thread_names = asyncio.run_coroutine_threadsafe(_thread_name(), loop).result(10)
+    assert thread_names == "test-loop" and loop.is_running()
+    background.release()
+    assert loop.is_running()  # one holder left
+    background.release()
+    assert loop.is_closed() and background.loop is None and "stopped" in repr(background)
+    again = background.acquire()  # a later holder gets a fresh loop
+    assert again is not loop and again.is_running()
+    background.release()
+    assert again.is_closed()
+
+
+async def _thread_name() -> str:
+    return threading.current_thread().name
+
+
+def test_background_loop_cancels_what_is_left_and_can_be_released_from_its_own_task() -> None:
+    background = lifecycle.BackgroundLoop()
+    loop = background.acquire()
+    cancelled = threading.Event()
+
+    async def forever() -> None:
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            cancelled.set()
+
+    async def release_from_inside() -> None:
+        background.release()  # only schedules the stop: the loop cannot wait for itself
+
+    asyncio.run_coroutine_threadsafe(forever(), loop)
+    asyncio.run_coroutine_threadsafe(release_from_inside(), loop).result(10)
+    assert cancelled.wait(10)  # the stop cancelled the task still waiting
+    with pytest.raises(RuntimeError, match="release\\(\\) without acquire\\(\\).*once"):
+        background.release()

@@ -22,13 +22,13 @@ below it, never above (import-linter's ``layers`` contract in ``pyproject.toml``
         check          the setup check: one piece of work as a thread, a process, a coroutine
     communication      the three patterns: how tasks of any model talk
         queues         BridgeQueue (threads and coroutines share one queue), ProcessQueue
+        actors         Actor and spawn: one actor API on a thread, a process or an event loop
         pubsub         the Gateway: topics, wildcards, broadcast, isolated subscribers
     scheduling         the bottom floor: knows nothing above it
         scheduler      the teaching scheduler: generator tasks, traps, round-robin, selectors
         hooks          the one clock and the Observer hooks everything reports through
-        lifecycle      start methods, stopping child processes, a fresh event loop in a thread
+        lifecycle      start methods, stopping child processes, fresh and background loops
 
-The communication floor gains ``actors`` as it arrives.
 ``bench`` stands beside the house: its benchmark suites may import any floor.
 
 Import the module you need (``from conclab import machine``); this file imports nothing. One

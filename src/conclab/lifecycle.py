@@ -14,6 +14,10 @@ that each rule of the course is kept in one place:
    start; ``run_in_fresh_loop`` runs a coroutine on a brand-new loop in a helper thread, with
    a timeout, and closes that loop (async generators, then the default executor) as
    ``asyncio.run`` would.
+4. Something that must outlive a call (the asyncio actors of ``conclab.actors``) lives on a
+   ``BackgroundLoop``: a loop in a daemon thread of its own, started by its first holder and
+   stopped, as ``asyncio.run`` would stop it, when its last holder lets go, so that nothing
+   is left running once nobody needs it.
 
 It imports only the standard library and knows nothing above it.
 """
@@ -26,12 +30,13 @@ import multiprocessing
 import os
 import re
 import threading
+import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["START_METHOD_ENV", "default_start_method", "start_methods", "get_context",
-           "stop_processes", "FreshRun", "run_in_fresh_loop"]
+           "stop_processes", "FreshRun", "run_in_fresh_loop", "BackgroundLoop"]
 
 START_METHOD_ENV = "CONCLAB_START_METHOD"
 """Environment variable that overrides the platform's default start method for the course."""
@@ -192,3 +197,114 @@ def run_in_fresh_loop(fn: Callable[..., Awaitable[Any]], *args: Any, debug: bool
     if "error" in box:
         raise box["error"]
     return FreshRun(box.get("result"), collect.messages)
+
+
+# --- a shared event loop in a background thread ------------------------------------------------
+
+def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is left on a stopped loop, then close it as ``asyncio.run`` would."""
+    try:
+        tasks = asyncio.all_tasks(loop)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+class BackgroundLoop:
+    """An event loop in a daemon thread of its own, running while anybody holds it.
+
+    For work that must outlive a call and must not run on the caller's loop: in a notebook the
+    kernel's loop runs the cell, so a cell that waits (``future.result()``) for a coroutine on
+    that same loop would wait forever; on a background loop it cannot. ``acquire()`` starts
+    the loop on first use and returns it; ``release()`` stops it once the last holder lets go
+    (remaining tasks cancelled, async generators and the default executor shut down, loop
+    closed), so a program that stopped everything leaves no loop running. A later
+    ``acquire()`` starts a fresh one. A child started by fork begins with no loop and no
+    holders (the parent's thread does not exist there).
+
+    Args:
+        name: the thread's name.
+    """
+
+    def __init__(self, name: str = "conclab-loop") -> None:
+        self.name = name
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        me = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: (lambda b: b and b._forget())(me()))
+
+    @property
+    def holders(self) -> int:
+        """How many ``acquire()`` calls have not been released yet."""
+        return self._holders
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The running loop, or None while nobody holds one."""
+        return self._loop
+
+    def acquire(self) -> asyncio.AbstractEventLoop:
+        """Hold the loop (starting it if nobody did) and return it; pair with ``release()``."""
+        with self._lock:
+            if self._loop is None:
+                self._loop, self._thread = self._start()
+            self._holders += 1
+            return self._loop
+
+    def release(self, timeout: float = 5.0) -> None:
+        """Let go of the loop; the last holder stops it and waits up to ``timeout`` s for it.
+
+        From a task on the loop itself the stop is only scheduled (the loop cannot wait for
+        its own end); it ends when the running step returns.
+
+        Raises:
+            RuntimeError: if nobody holds the loop.
+        """
+        with self._lock:
+            if self._holders <= 0:
+                raise RuntimeError(f"release() without acquire() on {self!r}: each holder "
+                                   f"releases once")
+            self._holders -= 1
+            if self._holders:
+                return
+            loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
+        assert loop is not None and thread is not None
+        loop.call_soon_threadsafe(loop.stop)
+        if threading.current_thread() is not thread:
+            thread.join(timeout)
+
+    def _start(self) -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
+        """Start a new loop in a new daemon thread; return once it runs."""
+        loop = asyncio.new_event_loop()
+        running = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            loop.call_soon(running.set)
+            try:
+                loop.run_forever()
+            finally:
+                _close_loop(loop)
+
+        thread = threading.Thread(target=run, name=self.name, daemon=True)
+        thread.start()
+        if not running.wait(30.0):  # a thread start takes ~0.3 ms; only a frozen machine fails
+            raise RuntimeError(f"{self.name}: the loop thread did not start within 30 s")
+        return loop, thread
+
+    def _forget(self) -> None:
+        """In a forked child: the parent's loop thread is not here; start from nothing."""
+        self._lock = threading.Lock()
+        self._holders, self._loop, self._thread = 0, None, None
+
+    def __repr__(self) -> str:
+        state = "running" if self._loop is not None else "stopped"
+        return f"<BackgroundLoop {self.name!r} {state} holders={self._holders}>"

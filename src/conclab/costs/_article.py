@@ -1,14 +1,14 @@
 """What the source article says: its cost table as printed, and the claims a measurement can check.
 
 ``CostTable.compare`` prints ``ARTICLE`` beside the measured rows; ``verdicts`` judges each of
-``CLAIMS`` against thresholds set from the article's own figures, kept here as numbers.
+``CLAIMS`` by one rule, reading the article's own figures from ``FIGURES``.
 """
 
 from __future__ import annotations
 
 from ._plans import MiB
 
-__all__ = ["ARTICLE", "CLAIMS"]
+__all__ = ["ARTICLE", "CLAIMS", "FIGURES"]
 
 ARTICLE: dict[str, tuple[str, str, str]] = {
     "process": ("-", "-", "~10"),
@@ -20,6 +20,13 @@ ARTICLE: dict[str, tuple[str, str, str]] = {
 _THREAD_BYTES = 8 * MiB      # "~8 MB": the Linux default stack, 8 MiB
 _COROUTINE_BYTES = 800       # "< 0.8 KB"
 _SWITCH_SECONDS = 100e-9     # "~100 ns"
+
+FIGURES: dict[str, float] = {
+    "thread memory": _THREAD_BYTES,
+    "coroutine memory": _COROUTINE_BYTES,
+    "coroutine switch": _SWITCH_SECONDS,
+}
+"""The claims that give a figure, by short name: the figure in bytes or seconds (rule 1)."""
 
 CLAIMS: dict[str, str] = {
     "thread memory": "a thread costs ~8 MB of memory",

@@ -1,15 +1,23 @@
 """Every function a child process runs, and how the parent starts and stops those children.
 
 Under *spawn* and *forkserver* a child imports its target by module name, so each body here
-(``_child_serve``, ``_child_spin``) stays a module-level function of this module, and the
-work it does is ``workloads.burn``: never a closure, a lambda or a notebook cell. A child says "ready"
-before the parent times anything, and gives up on its own after ``_LIFETIME`` seconds of
-silence, so a parent that dies cannot leave it behind for long.
+(``_child_serve``, ``_child_spin``, ``_child_hello``) stays a module-level function of this
+module, and the work it does is ``workloads.burn``: never a closure, a lambda or a notebook
+cell. A child says "ready" before the parent times anything, and gives up on its own after
+``_LIFETIME`` seconds of silence, so a parent that dies cannot leave it behind for long.
+
+The byte ping-pong (``_echo_bytes`` and ``_byte_pingpong``) is the one hand-over that threads
+and processes share: one byte each way through an OS pipe, the same code on both sides,
+whether the far side is a thread of this process or a child.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
+import os
+import select
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,17 +31,66 @@ from ._plans import _LIFETIME, _TIMEOUT
 
 __all__ = ["Child", "idle_child"]
 
+_STOP = b"\x00"              # ends a byte echo (EOF cannot: a forked child holds our copies)
+_COLLECT = "conclab:collect"  # asks a serving child for a full garbage collection
+_POSIX = sys.platform != "win32"  # there a pipe end is a file descriptor that select() takes
+
+
+# --------------------------------------------------------------------------- the byte channel
+
+def _read_byte(end: Connection, timeout: float) -> bytes:
+    """One byte from a pipe end (b"" at EOF), waiting at most ``timeout`` seconds for it."""
+    if _POSIX:
+        fd = end.fileno()
+        if not select.select([fd], [], [], timeout)[0]:
+            raise TimeoutError(f"no byte came through the pipe in {timeout} s")
+        return os.read(fd, 1)
+    if not end.poll(timeout):  # Windows: a named pipe, read through its Connection
+        raise TimeoutError(f"no byte came through the pipe in {timeout} s")
+    return end.recv_bytes()
+
+
+def _write_byte(end: Connection, byte: bytes) -> None:
+    """Write one byte to a pipe end."""
+    if _POSIX:
+        os.write(end.fileno(), byte)
+    else:
+        end.send_bytes(byte)
+
+
+def _echo_bytes(inbox: Connection, outbox: Connection) -> None:
+    """The far side of a byte ping-pong: send back every byte until ``_STOP``, EOF or silence."""
+    with contextlib.suppress(TimeoutError, OSError):
+        while (byte := _read_byte(inbox, _LIFETIME)) not in (b"", _STOP):
+            _write_byte(outbox, byte)
+
+
+def _byte_pingpong(outbox: Connection, inbox: Connection, rounds: int) -> float:
+    """One hand-over through a pipe: ``rounds`` one-byte round trips to an echo, halved."""
+    start = time.perf_counter()
+    for _ in range(rounds):
+        _write_byte(outbox, b"x")
+        _read_byte(inbox, _TIMEOUT)
+    return (time.perf_counter() - start) / rounds / 2
+
 
 # --------------------------------------------------------------------------- child bodies
 
-def _child_serve(conn: Connection) -> None:
-    """Child process body: say ready, then echo every message until None, EOF or silence."""
+def _child_serve(conn: Connection, inbox: Connection | None = None,
+                 outbox: Connection | None = None) -> None:
+    """Child process body: ready; echo bytes (given pipes) until stopped; echo messages until None."""
     try:
         conn.send("ready")
+        if inbox is not None and outbox is not None:
+            _echo_bytes(inbox, outbox)
+            inbox.close()
+            outbox.close()
         while conn.poll(_LIFETIME):
             message = conn.recv()
             if message is None:
                 break
+            if message == _COLLECT:
+                gc.collect()
             conn.send(message)
     except (EOFError, OSError):
         pass  # the parent went away: nothing left to serve
@@ -41,11 +98,17 @@ def _child_serve(conn: Connection) -> None:
         conn.close()
 
 
-def _child_spin(conn: Connection, n: int) -> None:
-    """Child process body for the GIL row: say ready, wait for "go", work, send result and CPU."""
+def _child_hello(conn: Connection) -> None:
+    """Child process body that only says "ready": importing it imports ``conclab.costs``."""
+    conn.send("ready")
+    conn.close()
+
+
+def _child_spin(conn: Connection) -> None:
+    """Child process body for the GIL row: ready; for each ``n`` sent, burn it, send result, CPU."""
     try:
         conn.send("ready")
-        if conn.poll(_LIFETIME) and conn.recv() == "go":
+        while conn.poll(_LIFETIME) and (n := conn.recv()) is not None:
             cpu = time.process_time()
             result = burn(n)
             conn.send((result, time.process_time() - cpu))
@@ -67,6 +130,21 @@ class Child:
     process: Any  # multiprocessing.process.BaseProcess
     conn: Connection
     started_in: float
+
+    def collect(self, timeout: float = _TIMEOUT) -> None:
+        """Make the child run a full garbage collection (``gc.collect()``), and wait for it.
+
+        The collector writes to the header of every object it tracks. In a forked child most
+        of those objects still sit on pages shared with the parent, so each page it writes
+        becomes the child's own copy (copy-on-write): the child's USS grows.
+
+        Raises:
+            TimeoutError: if the child did not answer within ``timeout`` seconds.
+        """
+        self.conn.send(_COLLECT)
+        if not self.conn.poll(timeout):
+            raise TimeoutError(f"the child did not finish collecting in {timeout} s")
+        self.conn.recv()
 
 
 def _start_child(ctx: Any, target: Callable[..., None] = _child_serve, *args: Any) -> Child:

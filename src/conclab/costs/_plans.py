@@ -46,12 +46,14 @@ class _Budget:
 
 @dataclass(frozen=True)
 class _Plan:
-    """How much to measure: quick (under 20 s for everything) or full."""
+    """How much to measure: quick (seconds for everything) or full (minutes)."""
 
     repeats: int
     population: dict[str, int]  # units alive at once while memory and creation are measured
+                                # (threads: this many, then this many more, measured)
     traced: int                 # objects alive at once under tracemalloc (slow, exact)
-    rounds: dict[str, int]      # ping-pong round trips per repeat
+    rounds: dict[str, int]      # ping-pong round trips per repeat (per burst for send():
+                                # three bursts a repeat)
     cap: dict[str, int]         # the max_count sweep stops at this count ...
     sweep_seconds: dict[str, float]  # ... or after this long ...
     sweep_bytes: int            # ... or when it holds this much memory
@@ -60,22 +62,23 @@ class _Plan:
 
 _QUICK = _Plan(
     repeats=3,
-    population={"generator": 10_000, "coroutine": 10_000, "asyncio task": 5_000, "thread": 100},
-    traced=2_000,
+    population={"generator": 5_000, "coroutine": 5_000, "asyncio task": 2_000, "thread": 100},
+    traced=1_000,
+    # A burst of send()s lasts about a millisecond: most run between two deschedules.
     rounds={"generator": 20_000, "coroutine": 20_000, "asyncio task": 1_000, "thread": 300,
             "process": 300},
-    cap={"generator": 50_000, "coroutine": 50_000, "asyncio task": 20_000, "thread": 2_000,
+    # Caps well above the article's counts (1000+, ~100, ~10): enough for every count verdict.
+    cap={"generator": 20_000, "coroutine": 20_000, "asyncio task": 10_000, "thread": 1_000,
          "process": 60},
-    # Threads get the longest clock: their count is the one a verdict reads most closely.
-    sweep_seconds={"generator": 0.5, "coroutine": 0.5, "asyncio task": 1.0, "thread": 1.5,
-                   "process": 1.0},
+    sweep_seconds={"generator": 0.5, "coroutine": 0.5, "asyncio task": 0.3, "thread": 0.5,
+                   "process": 0.4},
     sweep_bytes=512 * MiB, sweeps=1)
 
 _FULL = _Plan(
     repeats=5,
     population={"generator": 50_000, "coroutine": 50_000, "asyncio task": 20_000, "thread": 300},
     traced=5_000,
-    rounds={"generator": 100_000, "coroutine": 100_000, "asyncio task": 5_000, "thread": 2_000,
+    rounds={"generator": 50_000, "coroutine": 50_000, "asyncio task": 5_000, "thread": 2_000,
             "process": 2_000},
     cap={"generator": 1_000_000, "coroutine": 1_000_000, "asyncio task": 300_000,
          "thread": 20_000, "process": 300},

@@ -25,15 +25,24 @@ class CostRow:
         model: "generator", "coroutine", "asyncio task", "thread" or "process".
         start_method: for processes, the multiprocessing start method; else None.
         memory_bytes: resident memory one more unit costs.
-        memory_method: how ``memory_bytes`` was measured, in words.
+        memory_method: how ``memory_bytes`` was measured, in a few words: "tracemalloc"
+            (objects inside the interpreter), "RSS delta" (threads), "USS at start" (processes).
         create_seconds: time to create one unit and see it running.
-        switch_seconds: one hand-over between two units (half a ping-pong round trip).
-        switch_method: how ``switch_seconds`` was measured, in words.
+        switch_seconds: one hand-over between two units (half a ping-pong round trip), through
+            the least a model allows: ``send()`` for generators and coroutines, the event loop
+            alone for tasks, one byte through an OS pipe for threads and processes alike.
+        switch_method: how ``switch_seconds`` was measured, in a few words.
         max_count: how many stayed alive at once before ``max_count_limit`` stopped the sweep.
         max_count_limit: "cap", "time", "memory" or "error: ..." (what stopped the sweep).
         rss_bytes: for processes, each child's RSS (includes pages shared with the parent).
         virtual_bytes: address space one more unit reserves (threads: mostly the stack).
-        repeats: how many repeats each median is over (processes: how many children).
+        repeats: how many repeats each median is over (processes: how many children; a
+            generator's or coroutine's switch: three short bursts of ``send()`` per repeat).
+        channel_seconds: one hand-over through the channel a program of this model would
+            usually use (an asyncio.Queue, a queue.Queue, a pickled object through a Pipe);
+            None where ``send()`` is the channel. Beside ``switch_seconds`` it shows what the
+            channel itself costs.
+        channel_method: that channel, in a few words.
     """
 
     model: str
@@ -48,6 +57,8 @@ class CostRow:
     rss_bytes: float | None = None
     virtual_bytes: float | None = None
     repeats: int = 1
+    channel_seconds: float | None = None
+    channel_method: str = ""
 
     @property
     def stopped_by_budget(self) -> bool:
@@ -119,6 +130,13 @@ class CostTable(Sequence[CostRow]):
             (r.name, format_bytes(r.memory_bytes), r.memory_method,
              format_seconds(r.create_seconds), format_seconds(r.switch_seconds), r.switch_method,
              r.count_text, r.max_count_limit) for r in self.rows))
+
+    def handovers(self) -> TextTable:
+        """One hand-over per row: the least the model allows, then through a usual channel."""
+        header = ("model", "one hand-over", "measured by", "through a channel", "channel")
+        return TextTable(header, tuple(
+            (r.name, format_seconds(r.switch_seconds), r.switch_method,
+             format_seconds(r.channel_seconds), r.channel_method or "-") for r in self.rows))
 
     def compare(self) -> TextTable:
         """The article's table beside the measured one, one line per measured row."""

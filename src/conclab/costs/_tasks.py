@@ -1,7 +1,9 @@
-"""The asyncio task row: idle tasks on a fresh event loop, switched through an ``asyncio.Queue``.
+"""The asyncio task row: idle tasks on a fresh event loop, handing over through the loop.
 
 Unlike a bare coroutine, a task costs its ``Task`` object, a future and a waiter on top of the
-coroutine, and each hand-over goes through the loop's ready queue. The whole probe runs in a new
+coroutine, and each hand-over goes through the loop's ready queue. The least a hand-over can
+be is two tasks taking turns with ``await asyncio.sleep(0)``; an ``asyncio.Queue`` ping-pong
+adds the queue's futures and waiters, the channel's own cost. The whole probe runs in a new
 loop on a helper thread (``lifecycle.run_in_fresh_loop``), so it works the same from a script
 and from a notebook.
 """
@@ -46,6 +48,22 @@ async def _task_population(n: int, traced: bool) -> float:
     return value
 
 
+async def _take_turns(rounds: int) -> None:
+    """Give the loop up ``rounds`` times: with two of these, each yield hands over to the other."""
+    for _ in range(rounds):
+        await asyncio.sleep(0)
+
+
+async def _task_switch(rounds: int) -> float:
+    """One hand-over between two tasks taking turns with ``sleep(0)``: nothing but the loop."""
+    async with asyncio.timeout(_TIMEOUT):
+        start = time.perf_counter()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(_take_turns(rounds))
+            group.create_task(_take_turns(rounds))
+        return (time.perf_counter() - start) / (2 * rounds)
+
+
 async def _task_pingpong(rounds: int) -> float:
     """One hand-over between two tasks, from an asyncio.Queue ping-pong."""
     ping: asyncio.Queue[int | None] = asyncio.Queue()
@@ -88,10 +106,12 @@ async def _task_probe(plan: _Plan) -> CostRow:
     n = plan.population[kind]
     memory = [await _task_population(plan.traced, traced=True) for _ in range(plan.repeats)]
     create = [await _task_population(n, traced=False) for _ in range(plan.repeats)]
-    switch = [await _task_pingpong(plan.rounds[kind]) for _ in range(plan.repeats)]
+    switch = [await _task_switch(plan.rounds[kind]) for _ in range(plan.repeats)]
+    channel = [await _task_pingpong(plan.rounds[kind]) for _ in range(plan.repeats)]
     counts = [await _task_sweep(plan.cap[kind], plan.sweep_seconds[kind], plan.sweep_bytes)
               for _ in range(plan.sweeps)]
     count, limit = _median_count(counts)
     return CostRow(kind, None, statistics.median(memory), "tracemalloc", statistics.median(create),
-                   statistics.median(switch), "asyncio.Queue ping-pong / 2", count, limit,
-                   repeats=plan.repeats)
+                   statistics.median(switch), "sleep(0) in turn", count, limit,
+                   repeats=plan.repeats, channel_seconds=statistics.median(channel),
+                   channel_method="asyncio.Queue")

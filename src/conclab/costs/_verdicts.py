@@ -27,14 +27,14 @@ A verdict depends only on the rows it is given, and its *why* carries the number
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ._article import _COROUTINE_BYTES, _SWITCH_SECONDS, _THREAD_BYTES, CLAIMS
 from ._gil import GilRow
 from ._memory import reserved_stack_bytes
-from ._rows import CostRow, TextTable, format_bytes, format_seconds
+from ._rows import CostRow, CostTable, TextTable, format_bytes, format_seconds
 
-__all__ = ["ORDER", "Verdict", "Verdicts", "verdicts"]
+__all__ = ["ORDER", "Verdict", "Verdicts", "verdicts", "scaled"]
 
 ORDER = 10.0
 """A figure is right when the measurement is within this factor of it (rule 1)."""
@@ -85,10 +85,12 @@ def _times(a: float, b: float) -> str:
 
 
 def _off_by(measured: float, claimed: float) -> str:
-    """``"1.4x the claim"`` or ``"680x less than the claim"``."""
-    if measured >= claimed:
+    """``"1.4x the claim"``, ``"680x below the claim"`` or ``"about the claim (0.96x)"``."""
+    if 1 / 1.1 <= measured / claimed <= 1.1:
+        return f"about the claim ({measured / claimed:.2f}x)"
+    if measured > claimed:
         return f"{_times(measured, claimed)} the claim"
-    return f"{_times(claimed, measured)} less than the claim"
+    return f"{_times(claimed, measured)} below the claim"
 
 
 def _two_readings(claim: str, first: tuple[str, bool], second: tuple[str, bool]) -> Verdict:
@@ -218,15 +220,19 @@ def _parallel(gil: GilRow) -> list[Verdict]:
           if gil.thread_cores < halfway else
           Verdict(CLAIMS["threads in parallel"], "wrong", f"{threads}; {reading}: they ran in "
                                                           "parallel, as on a free-threaded build."))
+    busy = ("" if gil.load_average is None else
+            f" (load average {gil.load_average:.1f} on {gil.cpus_usable} usable cores before "
+            "the run)")
     if gil.process_cores >= halfway:
-        pv = Verdict(CLAIMS["processes in parallel"], "right", f"{procs}; {reading}.")
+        pv = Verdict(CLAIMS["processes in parallel"], "right", (
+            f"{procs}; {reading}, and they passed it: they ran in parallel, so other programs "
+            f"left them more than one core{busy}."))
     else:
-        busy = ("" if gil.load_average is None else
-                f" (load average {gil.load_average:.1f} on {gil.cpus_usable} cores before the "
-                "run)")
         pv = Verdict(CLAIMS["processes in parallel"], "depends", (
-            f"{procs}; {reading}, and they stayed below it: other programs held the other "
-            f"cores{busy}, so this run could not show it; rerun on a quieter machine."))
+            f"{procs}; {reading}, and they stayed below it: this run could not show "
+            "parallelism, because the children did not get the CPU time of more than one "
+            f"core; other programs (or the host of a virtual machine) held the cores{busy}. "
+            "Rerun on a quieter machine."))
     return [tv, pv]
 
 
@@ -269,3 +275,31 @@ def verdicts(rows: Sequence[CostRow], gil: GilRow | None = None, *,
     if gil is not None:
         out.extend(_parallel(gil))
     return out
+
+
+def scaled(rows: Sequence[CostRow], factor: float) -> CostTable:
+    """The rows with each measurement the article gives a figure for set to ``factor`` x it.
+
+    For seeing rule 1 at work: every figure claim is judged the same way, so at ``factor`` 9
+    (or 1/9) each is *right*, at 11 (or 1/11) each is *wrong*, whatever was measured. Both
+    readings of a claim move together: a thread's resident and reserved memory, a bare
+    coroutine's and a task's memory, a bare switch and an event-loop hand-over.
+
+    Args:
+        rows: a ``CostTable`` or any sequence of ``CostRow``.
+        factor: how many times the article's figure each such measurement becomes.
+
+    Returns:
+        A new ``CostTable``; rows the article gives no figure for are left as they were.
+    """
+    out = []
+    for row in rows:
+        if row.model == "thread":
+            row = replace(row, memory_bytes=factor * _THREAD_BYTES,
+                          virtual_bytes=factor * _THREAD_BYTES)
+        if row.model in ("coroutine", "asyncio task"):
+            row = replace(row, memory_bytes=factor * _COROUTINE_BYTES)
+        if row.model in ("generator", "coroutine", "asyncio task"):
+            row = replace(row, switch_seconds=factor * _SWITCH_SECONDS)
+        out.append(row)
+    return CostTable(tuple(out))
