@@ -85,11 +85,12 @@ class Chapter:
 
 
 WIDGETS: dict[str, Pressable] = {
-    # conclab.playground.Playground: 0.3 s of work per worker, long enough to draw live frames.
+    # conclab.playground.Playground: 0.5 s per worker, so "running" shows for 0.3 s or more
+    # (the first live frame comes after 0.2 s) and the watch cannot miss it.
     "playground": Pressable(
         root=".widget-vbox", button="run", grows="g[data-lane] rect", running=r"running: \d",
         done=r"workers: [\d.]+ s; one worker, same work: [\d.]+ s; speed-up [\d.]+x",
-        inputs=MappingProxyType({"seconds": "0.3"})),
+        inputs=MappingProxyType({"seconds": "0.5"})),
     # conclab.widgets.SchedulerStepper: shows its whole run; reset, then one step draws one.
     "stepper": Pressable(
         root=".widget-vbox", button="step", grows="g[data-lane] rect",
@@ -101,7 +102,8 @@ CHAPTERS: dict[str, Chapter] = {
     # Early in the chapter (a cheap first run) and mid-way through starting spawned children.
     "01_processes": Chapter("with_package = {m: boundary.start_times(m, 2)", interrupt_after=0.5,
                             press={"playground": 1}),
-    "02_threads": Chapter('cpu_run = workloads.run("thread", "cpu"', interrupt_after=0.1,
+    # No cell runs long here: this one (two CPU-bound threads, then one) takes about 0.7 s.
+    "02_threads": Chapter("cpu_run, cpu_busy = timed(workloads.run", interrupt_after=0.15,
                           press={"playground": 1}),
     "03_coroutines": Chapter("task_storm(100_000)", press={"playground": 1}),
     "04_costs": Chapter("table = costs.measure(quick=True)", interrupt_after=1.0),
