@@ -86,7 +86,7 @@ class Chapter:
 
 WIDGETS: dict[str, Pressable] = {
     # conclab.playground.Playground: 0.5 s per worker, so "running" shows for 0.3 s or more
-    # (the first live frame comes after 0.2 s) and the watch cannot miss it.
+    # (the first live frame comes after 0.2 s): the watch, every 50 ms, sees it.
     "playground": Pressable(
         root=".widget-vbox", button="run", grows="g[data-lane] rect", running=r"running: \d",
         done=r"workers: [\d.]+ s; one worker, same work: [\d.]+ s; speed-up [\d.]+x",
