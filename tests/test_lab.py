@@ -107,6 +107,10 @@ CHAPTERS: dict[str, Chapter] = {
                           press={"playground": 1}),
     "03_coroutines": Chapter("task_storm(100_000)", press={"playground": 1}),
     "04_costs": Chapter("table = costs.measure(quick=True)", interrupt_after=1.0),
+    # Interrupted while it times four queues, child processes included.
+    "05_queues": Chapter("rows = pipelines.compare(", interrupt_after=0.5),
+    "08_scheduler": Chapter("words = {\"client-0\": [\"hello\", \"world\"]", interrupt_after=0.1,
+                            press={"stepper": 1}),
 }
 
 # Typed into a new last cell after the interrupt. The path check proves the server's kernels
