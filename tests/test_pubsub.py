@@ -287,6 +287,36 @@ def test_one_publisher_keeps_its_order_at_every_subscriber():
     assert all([b.get_nowait().payload for _ in range(50)] == list(range(50)) for b in boxes)
 
 
+def test_threads_publish_at_once_and_each_keeps_its_order():
+    box, start = queue.Queue(), threading.Barrier(4)
+    with Gateway() as gateway:
+        gateway.subscribe("chat.#", box)
+
+        def chatter(n):
+            start.wait(WAIT)
+            for i in range(100):
+                gateway.publish(f"chat.{n}", i)
+
+        talkers = [threading.Thread(target=chatter, args=(n,)) for n in range(4)]
+        for t in talkers:
+            t.start()
+        for t in talkers:
+            t.join(WAIT)
+        assert gateway.statistics().delivered == 400
+    heard = [box.get_nowait() for _ in range(400)]
+    assert all([m.payload for m in heard if m.topic == f"chat.{n}"] == list(range(100))
+               for n in range(4))
+
+
+def test_subscribers_in_one_process_share_the_payload_object():
+    a, b, payload = queue.Queue(), queue.Queue(), {"temp": 21}
+    with Gateway() as gateway:
+        gateway.subscribe("t", a)
+        gateway.subscribe("t", b)
+        gateway.publish("t", payload)
+    assert a.get_nowait().payload is b.get_nowait().payload is payload
+
+
 def _two_publishers(publish_a, publish_b, stall: feeds.Stalling) -> None:
     """A publishes "a" and is held at the stalling subscriber; B publishes "b" meanwhile."""
     first = threading.Thread(target=publish_a, name="A")
