@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from conclab import actors, feeds
-from conclab.pubsub import Message
+from conclab.pubsub import Gateway, Message
 
 WAIT = 5.0
 
@@ -45,3 +45,18 @@ def test_a_stalling_queue_holds_one_put_until_released():
     assert stall.items() == ["quick", "overtakes", "slow", "slow"]
     with pytest.raises(queue.Empty):
         stall.get_nowait()
+
+
+def test_a_news_feed_publishes_while_its_history_is_read():
+    early, late = queue.Queue(), queue.Queue()
+    with Gateway() as gateway:
+        feed = feeds.NewsFeed(gateway, during_read=2)
+        gateway.subscribe("news", early)
+        feed.publish_next()
+        feed.publish_next(hold=True)  # in the history, not yet published
+        assert feed.read() == [(0, "news 0"), (1, "news 1")]
+        gateway.subscribe("news", late)  # too late for what went out during the read
+        feed.publish_next()
+    assert [m.payload[0] for m in (early.get_nowait() for _ in range(5))] == [0, 1, 2, 3, 4]
+    assert [late.get_nowait().payload[0]] == [4] and late.empty()
+    assert [seq for seq, _ in feed.items] == [0, 1, 2, 3, 4]

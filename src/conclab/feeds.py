@@ -11,6 +11,9 @@ they live here:
   ``pubsub.Inlet``, as its process's name.
 - ``Stalling``: a ``queue.Queue`` whose put of one chosen payload waits until released: a
   subscriber that hangs on one message, to show what two publishers' messages do meanwhile.
+- ``NewsFeed``: numbered items kept in a history and published on a gateway, whose ``read()``
+  lets the feed go on publishing while the history is read: the race a reconnecting subscriber
+  must survive, made to happen every time.
 
 Nothing here imports anything heavier than the package's communication floor.
 """
@@ -23,9 +26,9 @@ import time
 from typing import Any
 
 from conclab.actors import Actor
-from conclab.pubsub import Inlet, Message
+from conclab.pubsub import Gateway, Inlet, Message
 
-__all__ = ["Recorder", "sensor", "Stalling", "SEEN"]
+__all__ = ["Recorder", "sensor", "Stalling", "NewsFeed", "SEEN"]
 
 SEEN = "seen"
 """The question a ``Recorder`` answers with what it has received."""
@@ -104,3 +107,44 @@ class Stalling(queue.Queue):  # type: ignore[type-arg]
                 taken.append(self.get_nowait().payload)
             except queue.Empty:
                 return taken
+
+
+class NewsFeed:
+    """A news feed: numbered ``(seq, text)`` items, each added to a history, then published.
+
+    ``read()`` returns a copy of the history as a reader of a live feed meets it: while the copy
+    is taken, the feed goes on. Any item added with ``hold=True`` (in the history, not yet
+    published) is published, then ``during_read`` new items are added and published. So a
+    subscriber that reads the history before it subscribes misses items, every time, and one
+    that subscribes first gets the held items twice, once from each side.
+
+    Args:
+        gateway: where the items are published.
+        topic: the topic they are published on.
+        during_read: how many new items each ``read()`` lets through.
+    """
+
+    def __init__(self, gateway: Gateway, topic: str = "news", during_read: int = 6) -> None:
+        self.gateway, self.topic, self.during_read = gateway, topic, during_read
+        self.items: list[tuple[int, str]] = []
+        self._held: list[tuple[int, str]] = []
+
+    def publish_next(self, *, hold: bool = False) -> tuple[int, str]:
+        """Add the next item to the history, then publish it (unless ``hold``); return it."""
+        item = (len(self.items), f"news {len(self.items)}")
+        self.items.append(item)
+        if hold:
+            self._held.append(item)
+        else:
+            self.gateway.publish(self.topic, item)
+        return item
+
+    def read(self) -> list[tuple[int, str]]:
+        """A copy of the history; meanwhile the held items and ``during_read`` new ones go out."""
+        snapshot = list(self.items)
+        held, self._held = self._held, []
+        for item in held:
+            self.gateway.publish(self.topic, item)
+        for _ in range(self.during_read):
+            self.publish_next()
+        return snapshot
