@@ -24,10 +24,16 @@ distributed.utils._offload_executor.submit(int).result(timeout=30)
 @pytest.fixture
 def context():
     """A ZeroMQ context whose sockets drop what is unsent when closed; destroyed afterwards."""
-    ctx = zmq.Context()
-    ctx.linger = 0
-    yield ctx
-    ctx.destroy()
+    with engines.fresh_context() as ctx:
+        yield ctx
+
+
+def test_fresh_context_closes_what_was_left_open() -> None:
+    with engines.fresh_context() as ctx:
+        forgotten = ctx.socket(zmq.PUSH)
+        forgotten.connect("tcp://127.0.0.1:9")  # nobody listens: its messages can never leave
+        forgotten.send(b"stuck", zmq.NOBLOCK)
+    assert forgotten.closed and ctx.closed
 
 
 def _socket(ctx: zmq.Context, kind: int, timeout_ms: int = 10_000) -> zmq.Socket:
@@ -122,6 +128,16 @@ def test_flaky_echo_drops_delays_and_echoes(context) -> None:
         server.join(10)
         client.close()
     assert not server.is_alive()
+
+
+def test_flaky_server_serves_until_the_block_ends(context) -> None:
+    with engines.flaky_server(context) as endpoint:
+        client = _socket(context, zmq.REQ, 3000)
+        client.connect(endpoint)
+        client.send_json({"n": 1})
+        assert client.recv_json() == {"echo": {"n": 1}}
+        client.close()
+    assert not [t for t in threading.enumerate() if t.name == "flaky-echo"]
 
 
 def test_prefix_delivery_reports_subscriptions_and_what_got_through(context) -> None:

@@ -113,6 +113,10 @@ CHAPTERS: dict[str, Chapter] = {
     "07_pubsub": Chapter("flooded = {policy: flood(policy)", interrupt_after=0.2),
     "08_scheduler": Chapter("words = {\"client-0\": [\"hello\", \"world\"]", interrupt_after=0.1,
                             press={"stepper": 1}),
+    # Mid-way through the course's own round trips (a child started, 3,000 trips): everything
+    # the chapter keeps across cells (children, the Dask cluster, ZeroMQ contexts) is closed.
+    "10_beyond_one_machine": Chapter("trips[\"conclab ProcessQueue ping-pong\"]",
+                                     interrupt_after=0.2),
 }
 
 # Typed into a new last cell after the interrupt. The path check proves the server's kernels

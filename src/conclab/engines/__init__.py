@@ -29,10 +29,11 @@ from conclab.engines._kernel import (DELIMITER, in_kernel, kernel_connection, re
                                      release_thread_pipes)
 from conclab.engines._measure import EchoActor, queue_echo, round_trips
 from conclab.engines._zmq import (LOOPBACK, Child, Endpoint, counter_actor, flaky_echo,
-                                  into_slow_consumer, prefix_delivery, publisher, square_worker)
+                                  flaky_server, fresh_context, into_slow_consumer,
+                                  prefix_delivery, publisher, square_worker)
 
 __all__ = ["Endpoint", "LOOPBACK", "Child", "square_worker", "counter_actor", "publisher",
-           "flaky_echo", "prefix_delivery", "into_slow_consumer", "round_trips", "queue_echo",
-           "EchoActor", "echo", "nap", "add_up", "put_square", "Counter", "report_task_stream",
-           "LogLines", "caught_log", "in_kernel", "kernel_connection", "DELIMITER",
-           "read_kernel_message", "release_thread_pipes"]
+           "flaky_echo", "flaky_server", "prefix_delivery", "into_slow_consumer", "round_trips",
+           "queue_echo", "EchoActor", "echo", "nap", "add_up", "put_square", "Counter",
+           "report_task_stream", "LogLines", "caught_log", "in_kernel", "kernel_connection",
+           "DELIMITER", "read_kernel_message", "release_thread_pipes", "fresh_context"]

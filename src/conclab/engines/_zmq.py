@@ -7,6 +7,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -15,12 +16,29 @@ import zmq
 from conclab import lifecycle
 
 __all__ = ["Endpoint", "LOOPBACK", "Child", "square_worker", "counter_actor", "publisher",
-           "flaky_echo", "prefix_delivery", "into_slow_consumer"]
+           "flaky_echo", "flaky_server", "prefix_delivery", "into_slow_consumer",
+           "fresh_context"]
 
 Endpoint = str
 """A ZeroMQ address: ``"tcp://127.0.0.1:5555"``, ``"inproc://jobs"``."""
 LOOPBACK = "tcp://127.0.0.1"
 """Where every socket of the course binds: this machine only, on a port the OS chooses."""
+
+
+@contextmanager
+def fresh_context() -> Iterator[zmq.Context]:
+    """A ZeroMQ context whose sockets drop what is unsent when closed; destroyed on leaving.
+
+    ``destroy`` closes every socket still open, then terminates the context: a socket that
+    someone forgot to close (an exercise's wrong answer, say) cannot make the exit wait for
+    ever, as ``term`` alone would.
+    """
+    context = zmq.Context()
+    context.linger = 0
+    try:
+        yield context
+    finally:
+        context.destroy(linger=0)
 
 
 def _send(conn: Connection, message: Mapping[str, Any]) -> None:
@@ -238,6 +256,26 @@ def prefix_delivery(context: zmq.Context, subscribe: Callable[[zmq.Socket], Any]
     finally:
         xpub.close(linger=0)
         sub.close(linger=0)
+
+
+@contextmanager
+def flaky_server(context: zmq.Context) -> Iterator[Endpoint]:
+    """Run ``flaky_echo`` in a thread on a fresh ``inproc://`` endpoint; yield the endpoint.
+
+    The harness of chapter 10's second exercise. On leaving, the server is told to stop
+    (``{"stop": true}``, sent without waiting) and its thread is joined.
+    """
+    endpoint = f"inproc://flaky-{time.monotonic_ns()}"
+    server = threading.Thread(target=flaky_echo, args=(context, endpoint), name="flaky-echo")
+    server.start()
+    try:
+        yield endpoint
+    finally:
+        with context.socket(zmq.DEALER) as stopper:
+            stopper.linger = 1000  # the stop must get out before the socket closes
+            stopper.connect(endpoint)
+            stopper.send_json({"stop": True}, zmq.NOBLOCK)
+        server.join(10)
 
 
 Sender = Callable[[zmq.Socket, list[bytes], float], Any]
