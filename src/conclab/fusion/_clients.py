@@ -39,7 +39,8 @@ class Reply:
         client: the client's name; kind: the job's kind; ok: whether it succeeded;
         latency: seconds from sending the request to reading its reply (client side);
         where: the model that ran the step; error: the error text ("" when ok);
-        result: the step's result (None when not ok).
+        result: the step's result (None when not ok);
+        sent: when the request was sent (``hooks.clock()``).
     """
 
     client: str
@@ -49,6 +50,7 @@ class Reply:
     where: str = ""
     error: str = ""
     result: Any = None
+    sent: float = 0.0
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -124,7 +126,7 @@ async def ask_many(address: Address, jobs: Sequence[tuple[str, Any]], *, name: s
                                         f"{'a job answered already' if ident in got else 'no job sent'}")
                 got[ident] = Reply(name, jobs[ident][0], reply["ok"], clock() - sent[ident],
                                    reply.get("where", ""), reply.get("error", ""),
-                                   reply.get("result"))
+                                   reply.get("result"), sent[ident])
         finally:
             await _close(writer)
     return [got[i] for i in range(len(jobs))]
@@ -146,8 +148,16 @@ class LoadReport:
         return percentile(self.latencies(kind), q) * 1e3
 
     def throughput(self, kind: str) -> float:
-        """Successful jobs of ``kind`` per second of the run."""
-        return len(self.latencies(kind)) / self.elapsed if self.elapsed else 0.0
+        """Successful jobs of ``kind`` per second, from the first one sent to the last answered.
+
+        Measured over the jobs' own span, not the whole run's: the run also waits for the
+        other clients' last requests, which says nothing about how fast ``kind`` went.
+        """
+        done = [r for r in self.replies if r.kind == kind and r.ok]
+        if not done:
+            return 0.0
+        span = max(r.sent + r.latency for r in done) - min(r.sent for r in done)
+        return len(done) / span if span > 0 else 0.0
 
     def errors(self) -> list[str]:
         """The error text of every failed reply."""
@@ -167,7 +177,7 @@ async def _closed_loop(address: Address, name: str, kind: str, arg: Any, *, jobs
             await writer.drain()
             reply = json.loads(await reader.readline() or b'{"ok": false, "error": "closed"}')
             out.append(Reply(name, kind, reply["ok"], clock() - start, reply.get("where", ""),
-                             reply.get("error", ""), reply.get("result")))
+                             reply.get("error", ""), reply.get("result"), start))
             if gap:
                 await asyncio.sleep(gap)
     finally:

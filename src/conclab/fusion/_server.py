@@ -188,8 +188,13 @@ class Server:
     def _main(self) -> None:
         """The loop's thread: serve until ``stop()``, collecting debug warnings."""
         logger, collect = logging.getLogger("asyncio"), _Collect(threading.get_ident())
+        propagate = logger.propagate
         if self.debug:
             logger.addHandler(collect)
+            # Otherwise debug mode's warnings also reach the root logger: red text in a
+            # notebook. (While a debug server runs, other threads' asyncio warnings are only
+            # kept from the root logger too: the logger is one for the whole process.)
+            logger.propagate = False
         try:
             with asyncio.Runner(debug=self.debug) as runner:
                 self._loop = runner.get_loop()
@@ -199,6 +204,7 @@ class Server:
             self._error = exc
         finally:
             logger.removeHandler(collect)
+            logger.propagate = propagate
             self.warnings = collect.messages
             self._ready.set()
 
@@ -333,6 +339,11 @@ class Server:
                 self._observer.span("front", "run", start, clock(), kind)
 
     # -- reading it ---------------------------------------------------------------------------
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The server's event loop (running in its own thread), or None before ``start()``."""
+        return self._loop
 
     def statistics(self) -> ServerStatistics:
         """The server's counts now (read from any thread; already stale when read)."""

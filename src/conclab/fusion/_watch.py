@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import faulthandler
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -173,7 +174,8 @@ def _py_spy() -> str | None:
 def py_spy_dump(pid: int, *, timeout: float = 30.0) -> tuple[bool, str]:
     """``py-spy dump --pid pid``: (True, the stacks) or (False, why it could not run).
 
-    Reading another process's memory needs ptrace rights: Linux containers without
+    The stacks come back without py-spy's terminal colours. Reading another process's
+    memory needs ptrace rights: Linux containers without
     ``CAP_SYS_PTRACE``, a strict Yama setting, and macOS without root all refuse; the
     reason comes back instead of an exception.
     """
@@ -188,4 +190,7 @@ def py_spy_dump(pid: int, *, timeout: float = 30.0) -> tuple[bool, str]:
     if done.returncode != 0:
         why = (done.stderr or done.stdout).strip().splitlines()
         return False, f"py-spy could not read process {pid}: {why[-1] if why else 'no reason given'}"
-    return True, done.stdout
+    return True, _ANSI.sub("", done.stdout)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # py-spy colours its output even into a pipe
