@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from conclab.actors import ActorDeadError, ActorRef, spawn
-from conclab.hooks import Observer, clock, observing
+from conclab.hooks import Observer, as_worker, clock, observing
 from conclab.queues import BridgeQueue
 from conclab.fusion._steps import StepActor
 
@@ -126,7 +126,8 @@ class ProcessStage:
         """Start one actor under ``name`` and learn its process id (blocking: seconds at most)."""
         ref = spawn(StepActor, backend="process", name=name, observer=self._observer,
                     method=self._method)
-        pid = ref.ask(("pid", None)).result(30)
+        with as_worker("front"):  # on a timeline, the question comes from the server's lane
+            pid = ref.ask(("pid", None)).result(30)
         with self._lock:
             self.refs[name], self.pids[name] = ref, pid
 

@@ -45,8 +45,9 @@ class Sample:
 
     Attributes:
         t: when (``hooks.clock()``); cpu: percent busy of each core since the last sample;
-        in_flight, queued_for_threads, waiting_for_process: from ``Server.statistics()``;
-        done: outcomes published so far; latency_ms: kind -> (p50, p99) of server-side time.
+        in_flight, queued_for_threads, waiting_for_process, failed: from
+        ``Server.statistics()``; done: outcomes published so far; latency_ms: kind -> (p50,
+        p99) of their server-side time, in milliseconds.
     """
 
     t: float
@@ -56,6 +57,7 @@ class Sample:
     waiting_for_process: int
     done: int
     latency_ms: dict[str, tuple[float, float]]
+    failed: int = 0
 
     def html(self, t0: float | None = None) -> str:
         """A small panel: a bar per core, the queues, and the latency percentiles."""
@@ -70,7 +72,7 @@ class Sample:
         return (f"<div style='font-size:12px;font-family:sans-serif'><b>dashboard{at}</b>"
                 f"{bars}<div>in flight {self.in_flight}, waiting for a thread "
                 f"{self.queued_for_threads}, for a process {self.waiting_for_process}, "
-                f"done {self.done}</div><table><tr><th>kind</th><th>p50 ms</th>"
+                f"done {self.done}, failed {self.failed}</div><table><tr><th>kind</th><th>p50 ms</th>"
                 f"<th>p99 ms</th></tr>{lat}</table></div>")
 
 
@@ -108,7 +110,7 @@ class Monitor:
             lat = {k: (percentile(v, 50), percentile(v, 99)) for k, v in self._times.items()}
             done = self._done
         taken = Sample(clock(), tuple(psutil.cpu_percent(percpu=True)), s.in_flight,
-                       s.queued_for_threads, s.waiting_for_process, done, lat)
+                       s.queued_for_threads, s.waiting_for_process, done, lat, s.failed)
         self.samples.append(taken)
         if self.on_sample is not None:
             self.on_sample(taken)
