@@ -27,13 +27,12 @@ from conclab.fusion._stages import ProcessStage, ThreadStage
 from conclab.fusion._steps import (ALL_IN_PROCESSES, CPU_IN_THREADS, CPU_ON_LOOP, FUSED, KINDS,
                                    MODELS, PLACEMENTS, STEPS, Placement, StepActor, blocking,
                                    check_job, heavy, light)
-from conclab.fusion._threaded import Footprint, ThreadedServer, footprint, listening_sockets
+from conclab.fusion._threaded import Footprint, ThreadedServer, footprint
 from conclab.fusion._watch import Monitor, Sample, StatsActor, py_spy_dump, thread_stacks
 
 __all__ = ["Server", "ServerStatistics", "Placement", "FUSED", "CPU_ON_LOOP", "CPU_IN_THREADS",
            "ALL_IN_PROCESSES", "PLACEMENTS", "KINDS", "MODELS", "STEPS", "light", "blocking",
            "heavy", "check_job", "StepActor", "ThreadStage", "ProcessStage", "request",
            "ask_many", "hammer", "held_clients", "Held", "LoadReport", "Reply",
-           "ProtocolError", "percentile", "ThreadedServer", "Footprint", "footprint",
-           "listening_sockets", "Monitor", "Sample", "StatsActor", "thread_stacks",
+           "ProtocolError", "percentile", "ThreadedServer", "Footprint", "footprint", "Monitor", "Sample", "StatsActor", "thread_stacks",
            "py_spy_dump", "await_chain", "usable_cores"]

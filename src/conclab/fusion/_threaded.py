@@ -19,7 +19,7 @@ import psutil
 from conclab.hooks import clock
 from conclab.fusion._steps import STEPS, check_job
 
-__all__ = ["ThreadedServer", "Footprint", "footprint", "listening_sockets"]
+__all__ = ["ThreadedServer", "Footprint", "footprint"]
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -123,10 +123,3 @@ class Footprint:
 def footprint() -> Footprint:
     """This process's memory and thread count now."""
     return Footprint()
-
-
-def listening_sockets() -> list[tuple[str, int]]:
-    """(address, port) of every TCP socket this process listens on."""
-    me = psutil.Process()
-    conns = me.net_connections("tcp") if hasattr(me, "net_connections") else me.connections("tcp")
-    return [(c.laddr.ip, c.laddr.port) for c in conns if c.status == psutil.CONN_LISTEN]
