@@ -107,6 +107,8 @@ CHAPTERS: dict[str, Chapter] = {
                           press={"playground": 1}),
     "03_coroutines": Chapter("task_storm(100_000)", press={"playground": 1}),
     "04_costs": Chapter("table = costs.measure(quick=True)", interrupt_after=1.0),
+    # Mid-way through the four placements: a server and its actors are up, clients are busy.
+    "09_fusion": Chapter("results = {p.name: await measure(p)", interrupt_after=1.0),
 }
 
 # Typed into a new last cell after the interrupt. The path check proves the server's kernels
