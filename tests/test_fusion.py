@@ -239,3 +239,21 @@ def test_placements_are_checked() -> None:
         fusion.Placement("bad", heavy="gpu")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="job_timeout"):
         fusion.Server(job_timeout=0)
+
+
+def test_a_load_cancelled_mid_run_and_a_server_stopped_mid_job_leave_nothing_behind() -> None:
+    async def main() -> None:
+        with fusion.Server(fusion.ALL_IN_PROCESSES, heavy_workers=1) as server:
+            load = asyncio.create_task(fusion.hammer(
+                server.address, heavy_units=workloads.units_for(0.5), heavy_jobs=3))
+            deadline = time.monotonic() + 10
+            while not server.busy_pids():
+                assert time.monotonic() < deadline, "no job reached a process actor"
+                await asyncio.sleep(0.005)
+            load.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await load
+        # leaving the block stopped the server with jobs still running in its actors;
+        # conftest's check then finds no process, thread, loop or descriptor left
+
+    run(main())

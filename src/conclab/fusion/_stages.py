@@ -126,10 +126,12 @@ class ProcessStage:
         """Start one actor under ``name`` and learn its process id (blocking: seconds at most)."""
         ref = spawn(StepActor, backend="process", name=name, observer=self._observer,
                     method=self._method)
+        with self._lock:  # kept before anything can fail, so that close() stops it
+            self.refs[name] = ref
         with as_worker("front"):  # on a timeline, the question comes from the server's lane
             pid = ref.ask(("pid", None)).result(30)
         with self._lock:
-            self.refs[name], self.pids[name] = ref, pid
+            self.pids[name] = pid
 
     def start(self) -> None:
         """Make the idle queue; call on the server's loop before the first ``run``."""
@@ -161,7 +163,10 @@ class ProcessStage:
         """Stop what is left of a dead actor and start a fresh one under its name."""
         old = self.refs[name]
         old.stop()
-        old.join(5.0)
+        try:
+            old.join(5.0)
+        except TimeoutError:
+            pass  # its spawner's watcher reaps the process once it is gone
         self._spawn(name)
         self.replaced += 1
 

@@ -82,10 +82,12 @@ class ThreadedServer:
 
     @property
     def threads_started(self) -> int:
+        """Client threads started so far."""
         return self._server.started if self._server else 0
 
     @property
     def start_seconds(self) -> float:
+        """Seconds the accepting thread spent creating and starting client threads."""
         return self._server.start_seconds if self._server else 0.0
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -112,6 +114,7 @@ class Footprint:
         self.rss, self.vms, self.threads = info.rss, info.vms, threading.active_count()
 
     def __sub__(self, other: Footprint) -> dict[str, int]:
+        """What grew between ``other`` and this one: bytes of rss and vms, and threads."""
         return {"rss": self.rss - other.rss, "vms": self.vms - other.vms,
                 "threads": self.threads - other.threads}
 
