@@ -13,7 +13,6 @@ import pytest
 
 from conclab import fusion, testing, workloads
 from conclab.actors import spawn
-from conclab.hooks import Tee
 from conclab.trace import Trace
 
 TINY = 2_000  # burn units: a heavy step that takes about a millisecond
@@ -90,7 +89,7 @@ def test_a_client_that_leaves_has_its_outcome_published_as_orphaned() -> None:
         got.set()
 
     async def leave(address: tuple[str, int]) -> None:
-        reader, writer = await asyncio.open_connection(*address)
+        _, writer = await asyncio.open_connection(*address)
         writer.write(b'{"id": 7, "kind": "blocking", "arg": 0.2}\n')
         await writer.drain()
         writer.close()

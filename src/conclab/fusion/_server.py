@@ -392,5 +392,6 @@ class Server:
                                f"is holding it; fusion.thread_stacks() shows where") from None
 
     def __repr__(self) -> str:
-        state = "listening on %s:%d" % self.address if self.address else "not started"
+        state = (f"listening on {self.address[0]}:{self.address[1]}" if self.address
+                 else "not started")
         return f"<fusion.Server {self.placement.name!r} {state}>"

@@ -186,7 +186,7 @@ def py_spy_dump(pid: int, *, timeout: float = 30.0) -> tuple[bool, str]:
         return False, "py-spy is not installed here (pip install py-spy)"
     try:
         done = subprocess.run([exe, "dump", "--pid", str(pid)], capture_output=True,
-                              text=True, timeout=timeout)
+                              text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return False, f"py-spy did not finish within {timeout} s"
     if done.returncode != 0:
