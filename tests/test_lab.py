@@ -107,6 +107,12 @@ CHAPTERS: dict[str, Chapter] = {
                           press={"playground": 1}),
     "03_coroutines": Chapter("task_storm(100_000)", press={"playground": 1}),
     "04_costs": Chapter("table = costs.measure(quick=True)", interrupt_after=1.0),
+    # Interrupted while it times four queues, child processes included.
+    "05_queues": Chapter("rows = pipelines.compare(", interrupt_after=0.5),
+    # Interrupted while publishers flood a slow subscriber under each policy.
+    "07_pubsub": Chapter("flooded = {policy: flood(policy)", interrupt_after=0.2),
+    "08_scheduler": Chapter("words = {\"client-0\": [\"hello\", \"world\"]", interrupt_after=0.1,
+                            press={"stepper": 1}),
     # Mid-way through the four placements: a server and its actors are up, clients are busy.
     "09_fusion": Chapter("results = {p.name: await measure(p)", interrupt_after=1.0),
 }
