@@ -113,6 +113,8 @@ CHAPTERS: dict[str, Chapter] = {
     "07_pubsub": Chapter("flooded = {policy: flood(policy)", interrupt_after=0.2),
     "08_scheduler": Chapter("words = {\"client-0\": [\"hello\", \"world\"]", interrupt_after=0.1,
                             press={"stepper": 1}),
+    # Mid-way through the four placements: a server and its actors are up, clients are busy.
+    "09_fusion": Chapter("results = {p.name: await measure(p)", interrupt_after=1.0),
 }
 
 # Typed into a new last cell after the interrupt. The path check proves the server's kernels
