@@ -292,18 +292,26 @@ class Server:
         reply, kind = await self._outcome(line)
         record = {**reply, "kind": kind, "client": peer,
                   "server_ms": round((clock() - started) * 1e3, 3)}
-        if gone.is_set():
-            outcome = "orphaned"
-        else:
+        outcome = "orphaned" if gone.is_set() else "done" if reply["ok"] else "failed"
+        if outcome != "orphaned":
+            # Counted before the drain, not after: once the reply is written the client may
+            # read it and ask for the statistics while this task still waits in drain().
+            self._count(outcome)
             try:
                 writer.write(json.dumps(reply).encode() + b"\n")
                 await writer.drain()
-                outcome = "done" if reply["ok"] else "failed"
             except (ConnectionError, RuntimeError):
+                self._counts["answered"] -= 1
+                self._counts["failed"] -= outcome == "failed"
                 outcome = "orphaned"
+        if outcome == "orphaned":
+            self._count(outcome)
+        await self.gateway.apublish(f"job.{kind}.{outcome}", record)
+
+    def _count(self, outcome: str) -> None:
+        """Count one job's end: answered (failed among them) or orphaned."""
         self._counts["answered" if outcome != "orphaned" else "orphaned"] += 1
         self._counts["failed"] += outcome == "failed"
-        await self.gateway.apublish(f"job.{kind}.{outcome}", record)
 
     async def _outcome(self, line: bytes) -> tuple[dict[str, Any], str]:
         """The reply to one request line, and its kind ("bad" if it could not be read)."""
