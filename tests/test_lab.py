@@ -107,8 +107,9 @@ CHAPTERS: dict[str, Chapter] = {
                           press={"playground": 1}),
     "03_coroutines": Chapter("task_storm(100_000)", press={"playground": 1}),
     "04_costs": Chapter("table = costs.measure(quick=True)", interrupt_after=1.0),
-    # Interrupted while it times four queues, child processes included.
-    "05_queues": Chapter("rows = pipelines.compare(", interrupt_after=0.5),
+    # Interrupted while a child process answers the pickling sweep: its finally must stop
+    # the child and close both queues.
+    "05_queues": Chapter("sweep[len(pickle.dumps(item))]", interrupt_after=0.3),
     # Interrupted while publishers flood a slow subscriber under each policy.
     "07_pubsub": Chapter("flooded = {policy: flood(policy)", interrupt_after=0.2),
     "08_scheduler": Chapter("words = {\"client-0\": [\"hello\", \"world\"]", interrupt_after=0.1,
