@@ -20,6 +20,7 @@ below it, never above (import-linter's ``layers`` contract in ``pyproject.toml``
         sharing        threads share memory: races, locks, hand-offs, a stuck thread
         eventloop      the event loop under load: task storms, a lag probe, generator actors
         check          the setup check: one piece of work as a thread, a process, a coroutine
+        cast           the actors chapter 06 runs on every backend: accounts, counters, crunchers
     communication      the three patterns: how tasks of any model talk
         queues         BridgeQueue (threads and coroutines share one queue), ProcessQueue
         actors         Actor and spawn: one actor API on a thread, a process or an event loop
