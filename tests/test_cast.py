@@ -104,12 +104,14 @@ def test_a_counter_loses_no_increment_told_from_many_threads(home: Home) -> None
 
 
 def test_a_cruncher_burns_what_it_is_told_and_keeps_the_checksums(home: Home) -> None:
-    cruncher = home.spawn(cast.Cruncher)
-    cruncher.tell(("crunch", 2, 300))
-    assert cruncher.ask(("crunch", 1, 1_000)).result(T) == workloads.burn(1_000)
-    assert cruncher.ask(("results",)).result(T) == {1: workloads.burn(1_000),
-                                                    2: workloads.burn(300)}
-    assert list(cruncher.ask(("results",)).result(T)) == [1, 2]
+    cruncher = home.spawn(cast.Cruncher, args=(1_000,))
+    cruncher.tell(("crunch", "b"))
+    assert cruncher.ask(("crunch", "a")).result(T) == workloads.burn(1_000)
+    assert cruncher.ask(("results",)).result(T) == {"a": workloads.burn(1_000),
+                                                    "b": workloads.burn(1_000)}
+    assert list(cruncher.ask(("results",)).result(T)) == ["a", "b"]
+    with pytest.raises(ValueError, match="does not understand"):
+        cruncher.ask(("grind", "c")).result(T)
 
 
 def test_two_askers_asking_each_other_deadlock_and_the_error_names_the_cycle(

@@ -9,7 +9,7 @@ which the child cannot import (chapter 01). So every class here can run on every
    gives the same answers, and shows each failure rule once (a refused withdrawal).
 2. ``Counter`` is chapter 02's racy counter (read, call, write) as an actor: no lock, no
    lost update, because only the actor touches its value.
-3. ``Cruncher`` is CPU-bound work (``workloads.burn``) that belongs in a process.
+3. ``Cruncher`` is CPU-bound work (``workloads.burn``), which belongs in a process.
 4. ``Asker`` asks another actor and waits for the answer: two of them asking each other are
    the deadlock that actors still have.
 5. ``Fragile`` doubles numbers, refuses anything else, and ends its process on ``"poison"``:
@@ -116,21 +116,25 @@ class Counter(Actor):
 
 
 class Cruncher(Actor):
-    """CPU-bound work, for a process actor: ``("crunch", key, units)`` burns ``units``.
+    """CPU-bound work, for a process actor: each ``("crunch", key)`` burns ``units``.
 
     It answers (and keeps) the checksum of each crunch; ``("results",)`` answers every kept
-    checksum by key, in key order, and ``("where",)`` a ``Where``.
+    checksum by key, in key order, and ``("where",)`` a ``Where``. The size is fixed at spawn,
+    so that a message, and its label on a timeline, says only which piece of work it is.
+
+    Args:
+        units: the ``workloads.burn`` units of one crunch.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, units: int) -> None:
+        self.units = units
         self.results: dict[Any, int] = {}
 
     def on_receive(self, message: Any) -> Any:
         kind, *rest = message
         if kind == "crunch":
-            key, units = rest
-            self.results[key] = workloads.burn(units)
-            return self.results[key]
+            self.results[rest[0]] = workloads.burn(self.units)
+            return self.results[rest[0]]
         if kind == "results":
             return dict(sorted(self.results.items()))
         if kind == "where":
