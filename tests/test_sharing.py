@@ -164,6 +164,21 @@ def test_switch_interval_is_restored_after_the_block_even_on_error() -> None:
         assert inside == before
 
 
+def test_switch_interval_restores_the_very_same_interval() -> None:
+    # 1e-4 reads back as 9.999999999999999e-05; setting that again would give 99 us.
+    before = sys.getswitchinterval()
+    try:
+        for micro in (100, 3, 5000, 12_345):
+            sys.setswitchinterval(micro / 1e6)
+            start = sys.getswitchinterval()
+            with switch_interval(start / 5):
+                pass
+            hammer(LockedCounter, threads=1, increments=1, interval=1e-6)
+            assert sys.getswitchinterval() == start, micro
+    finally:
+        sys.setswitchinterval(before)
+
+
 def test_slot_hands_values_over_in_order() -> None:
     slot: Slot[int] = Slot()
     producer = threading.Thread(target=lambda: [slot.put(i, WAIT) for i in range(5)])
@@ -235,3 +250,146 @@ def test_thread_traceback_shows_where_a_waiting_thread_is() -> None:
 def test_thread_traceback_needs_a_started_thread() -> None:
     with pytest.raises(ValueError):
         sharing.thread_traceback(threading.Thread(target=print))
+
+
+# --- a real deadlock in a child, read back from faulthandler's report --------------------------
+
+def test_deadlock_child_reports_both_threads_stuck_on_their_second_lock(start_method, tmp_path):
+    from conclab import lifecycle
+
+    report = str(tmp_path / "stacks.txt")
+    child = lifecycle.get_context(start_method).Process(
+        target=sharing.deadlock, args=(report,), kwargs={"after": 0.1})
+    child.start()
+    try:
+        stacks = sharing.read_stacks(report, timeout=30)
+        assert child.is_alive(), "a deadlocked child never ends by itself"
+    finally:
+        child.kill()
+        child.join(WAIT)
+    assert list(stacks) == ["main", "a-then-b", "b-then-a"]
+    for name in ("a-then-b", "b-then-a"):
+        lines = stacks[name].splitlines()
+        assert lines[0].startswith("Thread 0x")
+        # The innermost frame is the inner `with`, and its source line is shown under it.
+        assert lines[1].endswith("in take_both") and lines[2].strip().startswith("with second:")
+    assert " in join" in stacks["main"] or " in _wait_for_tstate_lock" in stacks["main"]
+
+
+def test_deadlock_child_ends_by_itself_after_its_limit(tmp_path):
+    from conclab import lifecycle
+
+    report = str(tmp_path / "stacks.txt")
+    child = lifecycle.get_context().Process(target=sharing.deadlock, args=(report,),
+                                            kwargs={"after": 0.05, "limit": 0.3})
+    child.start()
+    child.join(30)
+    try:
+        assert child.exitcode == 0, "the safety net: daemon threads are abandoned at the limit"
+    finally:
+        lifecycle.stop_processes([child])
+    assert set(sharing.read_stacks(report, timeout=WAIT)) == {"main", "a-then-b", "b-then-a"}
+
+
+def test_read_stacks_waits_for_every_named_thread_and_times_out_without_them(tmp_path):
+    report = tmp_path / "stacks.txt"
+    report.write_text("# main 0x10\n# other 0x20\nThread 0x0000000000000010 (most recent "
+                      "call first):\n  File \"x.py\", line 1 in f\n")
+    with pytest.raises(TimeoutError, match="no complete stack report"):
+        sharing.read_stacks(str(report), timeout=0.2)
+    with report.open("a") as more:
+        more.write("\nThread 0x0000000000000020 (most recent call first):\n"
+                   "  File \"y.py\", line 2 in g\n")
+    stacks = sharing.read_stacks(str(report), timeout=WAIT)
+    assert stacks == {"main": 'Thread 0x0000000000000010 (most recent call first):\n'
+                              '  File "x.py", line 1 in f',
+                      "other": 'Thread 0x0000000000000020 (most recent call first):\n'
+                               '  File "y.py", line 2 in g'}
+
+
+# --- the helpers behind the exercises' checks ------------------------------------------------
+
+class TwoStep:
+    """A balance updated in two steps, with ``between()`` in the middle; optionally locked."""
+
+    def __init__(self, between, locked: bool) -> None:
+        self.balance, self.between = 0, between
+        self.lock = threading.Lock() if locked else None
+
+    def add(self, amount: int) -> None:
+        if self.lock is None:
+            self._add(amount)
+        else:
+            with self.lock:
+                self._add(amount)
+
+    def _add(self, amount: int) -> None:
+        seen = self.balance
+        self.between()
+        self.balance = seen + amount
+
+
+def test_come_between_forces_the_lost_update_and_a_lock_prevents_it() -> None:
+    racy, seen = sharing.come_between(lambda b: TwoStep(b, False), lambda a: a.add(1),
+                                      lambda a: a.add(-1), patience=WAIT)
+    assert (racy.balance, seen) == (1, sharing.Interleaving(True, True, True))
+    safe, seen = sharing.come_between(lambda b: TwoStep(b, True), lambda a: a.add(1),
+                                      lambda a: a.add(-1), patience=0.1)
+    assert (safe.balance, seen) == (0, sharing.Interleaving(True, False, True))
+
+
+def test_come_between_says_when_between_is_never_called_and_reraises() -> None:
+    class NoHook:
+        def __init__(self, between) -> None:
+            self.value = 0
+
+    obj, seen = sharing.come_between(NoHook, lambda o: None, lambda o: None)
+    assert seen == sharing.Interleaving(False, False, True)
+
+    def boom(obj: object) -> None:
+        raise KeyError("second")
+
+    with pytest.raises(KeyError, match="second"):
+        sharing.come_between(lambda b: TwoStep(b, False), lambda a: a.add(1), boom)
+
+
+def test_patient_lock_logs_who_took_it_and_gives_up_instead_of_hanging() -> None:
+    log: list[tuple[str, str]] = []
+    lock = sharing.PatientLock("lock 1", log, patience=0.05)
+    with lock:
+        assert repr(lock) == "<PatientLock lock 1 locked>"
+        errors = sharing.run_together(lambda: lock.acquire())
+        assert [type(e) for e in errors] == [TimeoutError]
+        assert "together-0 waited 0.05 s for lock 1" in str(errors[0])
+        assert lock.acquire(timeout=0.01) is False and lock.acquire(False) is False
+    assert log == [(threading.current_thread().name, "lock 1")]
+    assert not lock.locked()
+
+
+def test_run_together_starts_all_at_once_and_returns_the_errors() -> None:
+    both_in = threading.Barrier(2)  # passes only if both calls run at the same time
+
+    def meet() -> None:
+        both_in.wait(WAIT)
+
+    assert sharing.run_together(meet, meet) == []
+    # No call starts before every thread is alive: the first call sees the second thread.
+    seen, looked = [], threading.Event()
+
+    def look() -> None:
+        seen.extend(t.name for t in threading.enumerate() if t.name.startswith("together-"))
+        looked.set()
+
+    assert sharing.run_together(look, lambda: looked.wait(WAIT)) == []
+    assert sorted(seen) == ["together-0", "together-1"]
+    assert [type(e) for e in sharing.run_together(lambda: None, lambda: 1 / 0)] == [
+        ZeroDivisionError]
+    release = threading.Event()
+    try:
+        with pytest.raises(TimeoutError, match="still running"):
+            sharing.run_together(lambda: release.wait(WAIT), timeout=0.05)
+    finally:
+        release.set()
+        for t in threading.enumerate():
+            if t.name.startswith("together-"):
+                t.join(WAIT)

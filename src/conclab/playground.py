@@ -76,7 +76,7 @@ class RunSummary:
         serial_elapsed: seconds one worker took for the same work.
         busy: seconds of running, summed over the N workers (from the trace).
         cpu_share: share of the one-worker run spent on CPU work (1 for CPU work, 0 for I/O,
-            measured from the one-worker run's trace for mixed work).
+            for mixed work the wall time of its CPU phases in the one-worker run's trace).
         capacity: how many workers can run Python code at once here (``capacity()``).
         cores: usable cores.
     """
@@ -159,8 +159,11 @@ def summarise(result: RunResult, trace: Trace, serial: RunResult, serial_trace: 
     gil = machine.gil_enabled() if gil is None else gil
     busy = sum(trace.busy_time(w) for w in trace.workers)
     if result.workload == "mixed":  # measured: the calibration may be off
-        serial_busy = sum(serial_trace.busy_time(w) for w in serial_trace.workers)
-        share = min(1.0, serial_busy / serial.elapsed) if serial.elapsed > 0 else 0.5
+        # The CPU phases' wall time (their run spans and the gaps between them, all labelled
+        # "cpu"), not the run spans alone: on a busy machine the worker also waits for a core
+        # inside a CPU phase, and that time belongs to the CPU share, not to the waiting.
+        cpu_wall = sum(s.duration for s in serial_trace.spans if s.label == "cpu")
+        share = min(1.0, cpu_wall / serial.elapsed) if serial.elapsed > 0 else 0.5
     else:
         share = 1.0 if result.workload == "cpu" else 0.0
     return RunSummary(result.model, result.workload, result.workers, result.elapsed,

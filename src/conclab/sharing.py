@@ -13,21 +13,35 @@ Chapter 02 builds on these; each is small enough to read in one screen:
    shape of every producer/consumer hand-off, before ``queue.Queue`` hides it.
 4. ``dump_traceback`` and ``thread_traceback`` show where a thread is stuck, through
    ``faulthandler``, which works even where ``sys.stderr`` is not a real file (Jupyter).
+5. ``deadlock`` is a real deadlock, two locks taken in opposite order, for a **child
+   process**: ``faulthandler.dump_traceback_later`` writes its stuck threads' stacks to a file
+   that ``read_stacks`` reads in the parent, which then kills the child.
+6. For checks that must neither hope for bad luck nor hang: ``come_between`` puts a second
+   thread between a first thread's read and write on purpose, ``PatientLock`` gives up (and
+   says so) instead of waiting forever and records who took it, and ``run_together`` runs a
+   few callables on threads released at once and hands back their errors.
 
-Everything here starts threads only inside a call and joins them before it returns.
+Everything here starts threads only inside a call and joins them before it returns, except
+``deadlock``, whose threads never end: it belongs in a child process that the caller kills.
+This module is longer than 300 lines because each of these small pieces is taught on its own
+in chapter 02, and they share the dump parsing and the thread plumbing.
 """
 
 from __future__ import annotations
 
 __all__ = ["Counter", "RacyCounter", "LockedCounter", "AugmentedCounter", "RaceResult",
-           "hammer", "switch_interval", "Slot", "dump_traceback", "thread_traceback"]
+           "hammer", "switch_interval", "Slot", "dump_traceback", "thread_traceback",
+           "deadlock", "read_stacks", "Interleaving", "come_between", "PatientLock",
+           "run_together"]
 
 import faulthandler
+import linecache
 import queue
 import re
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -149,7 +163,17 @@ def switch_interval(seconds: float | None) -> Iterator[float]:
     try:
         yield sys.getswitchinterval()
     finally:
-        sys.setswitchinterval(old)
+        _restore_interval(old)
+
+
+def _restore_interval(seconds: float) -> None:
+    """Set the switch interval back to a value read from ``sys.getswitchinterval()``, exactly."""
+    # CPython keeps the interval in whole microseconds: it stores int(1e6 * seconds) and reads
+    # it back as 1e-6 * microseconds. So 1e-4 reads back as 9.999999999999999e-05, and setting
+    # that again would truncate to 99 us: a plain save-and-restore drifts. Aiming half a
+    # microsecond above the count lands on it whichever way the float rounds.
+    micro = round(seconds * 1e6)
+    sys.setswitchinterval((micro + 0.5) * 1e-6 if micro >= 1 else seconds)
 
 
 def hammer(make_counter: Callable[[], Counter], *, threads: int = 2, increments: int = 5_000,
@@ -301,12 +325,291 @@ def thread_traceback(thread: threading.Thread, dump: str | None = None) -> str:
     if thread.ident is None:
         raise ValueError("the thread has not been started")
     text = dump_traceback() if dump is None else dump
-    section: list[str] = []
-    inside = False
-    for line in text.splitlines():
+    return "\n".join(_sections(text).get(thread.ident, []))
+
+
+def _sections(dump: str) -> dict[int, list[str]]:
+    """Split a faulthandler dump into each thread's lines (header first), by thread ident."""
+    found: dict[int, list[str]] = {}
+    current: list[str] | None = None
+    for line in dump.splitlines():
         header = _HEADER.match(line)
         if header:
-            inside = int(header.group(1), 16) == thread.ident
-        if inside and line.strip():
-            section.append(line)
-    return "\n".join(section)
+            current = found.setdefault(int(header.group(1), 16), [])
+            current.append(line)
+        elif current is not None and line.startswith("  "):  # frames are indented
+            current.append(line)
+        else:  # the blank line after a section, or text that is not part of one
+            current = None
+    return found
+
+
+# --- a real deadlock, for a child process -----------------------------------------------------
+
+def deadlock(report: str, *, after: float = 0.3, limit: float = 60.0) -> None:
+    """Deadlock on purpose, and have faulthandler write down where: run it in a child process.
+
+    Two threads each take one of two locks, wait until both hold theirs, then ask for the
+    other's: ``a-then-b`` holds lock a and waits for b, ``b-then-a`` holds b and waits for a,
+    and neither can ever go on. ``after`` seconds later faulthandler's watchdog (a C thread
+    that needs no lock and no Python code) appends every thread's stack to ``report``, whose
+    first lines name the threads (``# name 0xIDENT``) so that ``read_stacks`` can label them.
+
+    The caller kills the child once it has read the report: a deadlocked program never ends by
+    itself. As a safety net the main thread gives up joining after ``limit`` seconds, and
+    because the two threads are daemons the process then exits.
+
+    Args:
+        report: path of the file to write (created or truncated).
+        after: seconds from the deadlock to the dump.
+        limit: seconds after which the child ends by itself, in case nobody kills it.
+    """
+    lock_a, lock_b = threading.Lock(), threading.Lock()
+    both_hold = threading.Barrier(3)
+
+    def take_both(first: threading.Lock, second: threading.Lock) -> None:
+        with first:
+            both_hold.wait(limit)  # each holds its first lock before either asks for its second
+            with second:  # a-then-b waits here for lock b, b-then-a for lock a: for ever
+                pass
+
+    pair = [threading.Thread(target=take_both, args=(lock_a, lock_b), name="a-then-b",
+                             daemon=True),
+            threading.Thread(target=take_both, args=(lock_b, lock_a), name="b-then-a",
+                             daemon=True)]
+    with open(report, "w", encoding="utf-8") as out:
+        for t in pair:
+            t.start()
+        for t in [threading.current_thread(), *pair]:
+            out.write(f"# {'main' if t is threading.current_thread() else t.name} "
+                      f"{t.ident:#x}\n")
+        out.flush()
+        both_hold.wait(limit)
+        faulthandler.dump_traceback_later(after, exit=False, file=out)
+        try:
+            for t in pair:
+                t.join(limit)
+        finally:
+            faulthandler.cancel_dump_traceback_later()
+
+
+def read_stacks(report: str, *, timeout: float = 10.0, settle: float = 0.05) -> dict[str, str]:
+    """Wait for the stacks a ``deadlock`` child writes, then return them by thread name.
+
+    The report is complete when every named thread has a section and the file has stopped
+    growing for ``settle`` seconds. Each frame line is followed by its source line, as in a
+    traceback, so the stack reads without opening the file.
+
+    Args:
+        report: the path given to ``deadlock``.
+        timeout: seconds to wait for a complete report.
+        settle: how long the file must stay the same size to count as written.
+
+    Returns:
+        ``{thread name: its stack, most recent call first}``, in the order the child named them.
+
+    Raises:
+        TimeoutError: if the report was not complete in time (with what there was).
+    """
+    deadline = time.monotonic() + timeout
+    text, size, since = "", -1, time.monotonic()
+    while True:
+        try:
+            with open(report, encoding="utf-8", errors="replace") as file:
+                text = file.read()
+        except FileNotFoundError:
+            text = ""
+        names = {int(m.group(2), 16): m.group(1)
+                 for m in re.finditer(r"^# (\S+) (0x[0-9a-fA-F]+)$", text, re.MULTILINE)}
+        sections = _sections(text)
+        now = time.monotonic()
+        if len(text) != size:
+            size, since = len(text), now
+        elif names and all(sections.get(i) for i in names) and now - since >= settle:
+            return {name: _with_source(sections[ident]) for ident, name in names.items()}
+        if now >= deadline:
+            raise TimeoutError(f"no complete stack report in {report} after {timeout} s; "
+                               f"it holds: {text[-500:]!r}")
+        time.sleep(0.01)  # polling a file another process writes: there is nothing to wait on
+
+
+_FRAME = re.compile(r'^\s+File "(.+)", line (\d+) in ')
+
+
+def _with_source(section: list[str]) -> str:
+    """A thread's dump lines with each frame's source line added below it."""
+    out: list[str] = []
+    for line in section:
+        out.append(line)
+        frame = _FRAME.match(line)
+        source = linecache.getline(frame.group(1), int(frame.group(2))).strip() if frame else ""
+        if source:
+            out.append(f"    {source}")
+    return "\n".join(out)
+
+
+# --- for checks that neither hope for bad luck nor hang ---------------------------------------
+
+@dataclass(frozen=True)
+class Interleaving:
+    """What ``come_between`` saw.
+
+    Attributes:
+        reached: the first thread called ``between()`` (so the second could be put there).
+        came_between: the second thread reached ``between()`` while the first was inside it:
+            nothing kept it out of the stretch between the first one's read and write.
+        finished: both threads finished within the timeout.
+    """
+
+    reached: bool
+    came_between: bool
+    finished: bool
+
+
+def come_between(make: Callable[[Callable[[], None]], T], first: Callable[[T], object],
+                 second: Callable[[T], object], *, patience: float = 0.2,
+                 timeout: float = 5.0) -> tuple[T, Interleaving]:
+    """Run ``second`` while ``first`` is between its read and its write, on purpose.
+
+    ``make(between)`` builds the shared object; its code must call ``between()`` between
+    reading shared data and writing it back (as ``RacyCounter`` does). A thread runs
+    ``first(obj)``; when it calls ``between()`` it stays there up to ``patience`` seconds while
+    a second thread runs ``second(obj)``. Without a lock the second thread gets through (and
+    the first then overwrites its update); with the right lock it blocks until the first has
+    written, so the first's wait runs out. The bad interleaving is forced, not hoped for.
+
+    Args:
+        make: builds the object from the ``between`` callable.
+        first: what the first thread does to the object.
+        second: what the second thread does, while the first is inside ``between()``.
+        patience: how long the first thread waits inside ``between()`` for the second.
+        timeout: seconds for everything; a thread still running then is reported unfinished.
+
+    Returns:
+        The object, and an ``Interleaving`` saying what happened.
+
+    Raises:
+        Whatever ``first`` or ``second`` raised (the first error).
+    """
+    reached, go_on, second_inside = threading.Event(), threading.Event(), threading.Event()
+    first_left = threading.Event()
+    first_name = f"come-between-first-{id(reached)}"
+
+    def between() -> None:
+        if threading.current_thread().name == first_name:
+            if not reached.is_set():  # the first call only: later ones run straight through
+                reached.set()
+                go_on.set()
+                second_inside.wait(patience)  # a lock keeps the second thread out: this runs out
+                first_left.set()
+        elif go_on.is_set() and not first_left.is_set():
+            second_inside.set()
+
+    obj = make(between)
+    errors: list[BaseException] = []
+
+    def guarded(step: Callable[[T], object], *, first_thread: bool) -> Callable[[], None]:
+        def body() -> None:
+            try:
+                step(obj)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller below
+                errors.append(exc)
+            finally:
+                if first_thread:
+                    go_on.set()  # if it never called between(), the second still runs
+        return body
+
+    one = threading.Thread(target=guarded(first, first_thread=True), name=first_name)
+    two = threading.Thread(target=guarded(second, first_thread=False),
+                           name="come-between-second")
+    end = time.monotonic() + timeout
+    one.start()
+    go_on.wait(timeout)
+    two.start()
+    for t in (one, two):
+        t.join(max(0.0, end - time.monotonic()))
+    if errors:
+        raise errors[0]
+    return obj, Interleaving(reached.is_set(), second_inside.is_set(),
+                             not (one.is_alive() or two.is_alive()))
+
+
+class PatientLock:
+    """A lock that gives up (and says so) instead of waiting for ever, and logs who took it.
+
+    For checking code that might deadlock: a plain ``with lock:`` on it waits at most
+    ``patience`` seconds, then raises ``TimeoutError`` naming the lock and the thread, so a
+    deadlock becomes an error instead of a hang. Every acquisition appends ``(thread name,
+    lock name)`` to ``log``, so a check can see the order in which locks were taken.
+
+    Args:
+        name: how messages and the log name this lock.
+        log: where acquisitions are recorded (a new list if None).
+        patience: the longest a blocking acquire without a timeout waits.
+    """
+
+    def __init__(self, name: str, log: list[tuple[str, str]] | None = None, *,
+                 patience: float = 2.0) -> None:
+        self.name, self.patience = name, patience
+        self.log: list[tuple[str, str]] = [] if log is None else log
+        self._lock = threading.Lock()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """Take the lock like ``Lock.acquire``; a wait without a timeout raises after patience."""
+        wait = self.patience if timeout < 0 else min(timeout, self.patience)
+        got = self._lock.acquire(blocking, wait) if blocking else self._lock.acquire(False)
+        if got:
+            self.log.append((threading.current_thread().name, self.name))
+        elif blocking and timeout < 0:
+            raise TimeoutError(f"{threading.current_thread().name} waited {self.patience} s for "
+                               f"{self.name}: a deadlock?")
+        return got
+
+    def release(self) -> None:
+        """Release the lock."""
+        self._lock.release()
+
+    def locked(self) -> bool:
+        """True while some thread holds the lock."""
+        return self._lock.locked()
+
+    def __enter__(self) -> PatientLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        return f"<PatientLock {self.name} {'locked' if self.locked() else 'unlocked'}>"
+
+
+def run_together(*calls: Callable[[], object], timeout: float = 10.0) -> list[BaseException]:
+    """Run each callable in its own thread, released at the same moment; return their errors.
+
+    Threads are named ``together-0``, ``together-1``... in the order of ``calls``.
+
+    Raises:
+        TimeoutError: if a thread is still running after ``timeout`` seconds (it cannot be
+            killed: give the calls their own timeouts, or ``PatientLock``s).
+    """
+    start = threading.Barrier(len(calls))
+    errors: list[BaseException] = []
+
+    def body(call: Callable[[], object]) -> None:
+        try:
+            start.wait(timeout)
+            call()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=body, args=(c,), name=f"together-{i}")
+               for i, c in enumerate(calls)]
+    end = time.monotonic() + timeout
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(max(0.0, end - time.monotonic()))
+    if any(t.is_alive() for t in threads):
+        raise TimeoutError(f"a thread was still running after {timeout} s")
+    return errors

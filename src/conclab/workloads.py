@@ -15,7 +15,9 @@ gap to the last read before the next one (it always lies *inside* the time the w
 ran, which is why two GIL-bound threads never show overlapping runs), and a "wait" span covers
 the gap. The cost is one clock read per slice (well under 1 %); the observer is called only at
 a gap, and every 50 ms of unbroken running so that a live picture keeps moving. Gaps shorter
-than the threshold go unseen: the resolution is about a tenth of a millisecond.
+than the threshold go unseen: the resolution is about a tenth of a millisecond. So with a
+switch interval far below that (``sys.setswitchinterval(1e-5)``), GIL hand-overs are too short
+to see, and two threads' run spans can overlap by a sliver even under the GIL.
 
 The design, in a few sentences:
 
