@@ -38,6 +38,9 @@ class Break:
     test: str
 
 
+_CATALOGUE = "tests/test_bad_input.py::test_bad_input_says_what_was_wrong_and_what_to_do"
+"""The bad-input catalogue's one test; a break names the row it must turn red."""
+
 BREAKS = [
     Break("trace-without-lock", "src/conclab/trace.py",
           "        with self._lock:\n            self._spans.append(record)\n",
@@ -75,6 +78,45 @@ BREAKS = [
           "object\n        _stop_children([started])\n",
           "        _stop_children([started])\n        code = process.exitcode\n",
           "tests/test_costs.py::test_a_script_without_the_main_guard_gets_a_clear_error"),
+    # nothing left behind, nothing listening beyond loopback (conclab.testing)
+    Break("fd-check-blind", "src/conclab/testing.py",
+          "    found += _fd_leftovers(base)\n", "    found += []\n",
+          "tests/test_leftovers.py::test_a_leaked_pipe_is_named_by_its_descriptors_then_cleared"),
+    Break("shm-check-blind", "src/conclab/testing.py",
+          "    found += _shm_leftovers(base, ours)\n", "    found += []\n",
+          "tests/test_leftovers.py::test_shared_memory_is_named_until_it_is_unlinked"),
+    Break("process-pipes-are-leftovers", "src/conclab/testing.py",
+          "    kept = _kept_fds() | _process_fds()\n", "    kept = _kept_fds()\n",
+          "tests/test_leftovers.py::test_multiprocessing_objects_that_keep_pipes_are_not_leftovers"),
+    Break("another-programs-shm-is-ours", "src/conclab/testing.py",
+          "        if pids and not pids & ours:\n", "        if False:\n",
+          "tests/test_leftovers.py::test_a_segment_only_another_process_holds_is_not_ours"),
+    Break("every-address-is-loopback", "src/conclab/testing.py",
+          "        return ip.is_loopback or (mapped is not None and mapped.is_loopback)",
+          "        return True",
+          "tests/test_leftovers.py::test_a_server_on_every_interface_fails_the_loopback_check"),
+    Break("listeners-of-this-process-only", "src/conclab/testing.py",
+          "    for proc in [me, *me.children(recursive=True)]:", "    for proc in [me]:",
+          "tests/test_leftovers.py::test_a_child_listening_on_every_interface_is_named"),
+    # bad input says what was wrong and what to do, in bounded time (tests/test_bad_input.py)
+    Break("slot-takes-a-nan-timeout", "src/conclab/sharing.py",
+          "        check_seconds(timeout)\n        with self._changed:\n"
+          "            if not self._changed.wait_for(lambda: self._full, timeout):",
+          "        with self._changed:\n"
+          "            if not self._changed.wait_for(lambda: self._full, timeout):",
+          f"{_CATALOGUE}[sharing.Slot.get-nan-timeout]"),
+    Break("scheduler-run-takes-a-nan-timeout", "src/conclab/scheduler.py",
+          "    if timeout is not None and not (", "    if False and not (",
+          f"{_CATALOGUE}[scheduler.Scheduler.run-nan-timeout]"),
+    Break("stop-processes-takes-anything", "src/conclab/lifecycle.py",
+          "        if not isinstance(p, BaseProcess):", "        if False:",
+          f"{_CATALOGUE}[lifecycle.stop_processes-a-thread]"),
+    Break("costs-checks-names-late", "src/conclab/costs/_measure.py",
+          "    for model in models:\n        _check_model(model)\n", "",
+          f"{_CATALOGUE}[costs.measure-unknown-model-last]"),
+    Break("main-worker-without-a-hint", "src/conclab/boundary.py",
+          "            value += _MAIN_HINT", "            pass",
+          "tests/test_bad_input.py::test_a_worker_defined_in_main_says_to_move_it_into_a_module"),
 ]
 
 

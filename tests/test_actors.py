@@ -61,6 +61,9 @@ class Kit:
             if self.ctx:
                 q.close()
                 q.join_thread()
+        # A queue this process only read from never started its feeder, so close() left its
+        # pipe open: dropping the last reference closes it.
+        self.queues.clear()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -75,6 +78,10 @@ def shared(request: pytest.FixtureRequest) -> Any:
     """A Probe and an AsyncProbe per backend, shared by the tests that leave them as they were."""
     k = Kit(request.param)
     k.probe, k.aprobe = k.spawn(Probe), k.spawn(AsyncProbe)
+    # An async hook opens its loop (a selector, a self-pipe) on first use: do it now, so the
+    # shared actors' descriptors belong to the baseline of every test that uses them.
+    k.aprobe.ask(("echo", 0)).result(T)
+    k.aprobe.ask(("trail",)).result(T)
     yield k
     k.close()
 

@@ -504,12 +504,14 @@ def echo_client(port: int, messages: list[bytes]):
     return echoes
 
 
-def test_echo_server_serves_several_clients_over_tcp() -> None:
+def test_echo_server_serves_several_clients_over_tcp(loopback_only) -> None:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))  # the OS picks a free port
         listener.listen()
         listener.setblocking(False)
         port = listener.getsockname()[1]
+        assert ("TCP", "127.0.0.1", port) in {(s.protocol, s.address, s.port)
+                                              for s in loopback_only()}
         wanted = {f"client-{i}": [f"{i}-{j}".encode() * (j + 1) for j in range(3)]
                   for i in range(5)}
 

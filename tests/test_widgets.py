@@ -135,6 +135,33 @@ def test_stepper_buttons_step_reset_and_run_live():
     assert widgets.NEEDS_KERNEL in stepper.step_button.tooltip
 
 
+def test_the_stepper_draws_a_lane_per_task_and_none_for_the_scheduler_itself():
+    # The program's spawns are reported as sent by "scheduler"; drawn, that is an empty lane.
+    stepper = widgets.SchedulerStepper(_two_sleepers)
+    assert stepper.trace.workers == ["a", "b"]
+    assert "scheduler" not in stepper.frames[-1].value
+    assert ">a</text>" in stepper.frames[0].value and ">b</text>" in stepper.frames[0].value
+
+
+def test_a_finished_recording_closes_its_scheduler_and_reset_opens_a_new_one():
+    # The scheduler holds a selector (an OS descriptor): once every task has finished, nothing
+    # can step it again, so it must not stay open for as long as the widget lives.
+    stepper = widgets.SchedulerStepper(_two_sleepers)
+    finished = stepper.scheduler
+    with pytest.raises(RuntimeError, match="closed"):
+        finished.spawn(iter_nothing())
+    assert finished.state().finished == ("a", "b")  # its last state still reads
+    stepper.reset_button.click()
+    assert stepper.scheduler is not finished and not stepper.done
+    stepper.run_button.click()
+    with pytest.raises(RuntimeError, match="closed"):
+        stepper.scheduler.spawn(iter_nothing())
+
+
+def iter_nothing():
+    yield
+
+
 def test_stepper_refuses_what_it_cannot_step():
     with pytest.raises(TypeError, match="spawns tasks"):
         widgets.SchedulerStepper("not a program")

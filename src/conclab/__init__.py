@@ -20,6 +20,7 @@ below it, never above (import-linter's ``layers`` contract in ``pyproject.toml``
         sharing        threads share memory: races, locks, hand-offs, a stuck thread
         eventloop      the event loop under load: task storms, a lag probe, generator actors
         check          the setup check: one piece of work as a thread, a process, a coroutine
+        pipelines      producers and consumers across processes, and timings of four queues
         cast           the actors chapter 06 runs on every backend: accounts, counters, crunchers
     communication      the three patterns: how tasks of any model talk
         queues         BridgeQueue (threads and coroutines share one queue), ProcessQueue
@@ -47,7 +48,11 @@ __version__ = "0.1.0"
 _interval = _os.environ.get("CONCLAB_SWITCH_INTERVAL", "").strip()
 if _interval:
     try:
-        _sys.setswitchinterval(float(_interval))
+        _seconds = float(_interval)
+        # sys.setswitchinterval accepts NaN, and then threads never switch on time at all.
+        if not 0 < _seconds < float("inf"):
+            raise ValueError(_interval)
+        _sys.setswitchinterval(_seconds)
     except ValueError as _exc:
         raise ValueError(f"CONCLAB_SWITCH_INTERVAL={_interval!r} is not a positive number of "
                          "seconds (try 0.005, the default, or 1e-6); unset it to keep the "

@@ -158,6 +158,14 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+# What to do, appended to the two errors a reader meets first: something that does not pickle,
+# and a function the child cannot import because it lives in the parent's __main__.
+_PICKLE_HINT = ("; only what pickles crosses a process boundary: send plain data and functions "
+                "defined with def at module level, and make locks, files and sockets in the child")
+_MAIN_HINT = ("; a function defined in __main__ (a notebook cell, a script) cannot be imported "
+              "by a spawn or forkserver child: move it into a module and import it from there")
+
+
 def _child_main(payload: bytes, conn: Connection) -> None:
     """Child side of ``call_in_child``: unpickle the call, run it, send back the outcome."""
     with conn:
@@ -188,13 +196,20 @@ def call_in_child(fn: Callable[..., Any], *args: Any, method: StartMethod,
         timeout: seconds to wait for the outcome.
 
     Returns:
-        An ``Outcome`` with the value, or the error and the side it happened on.
+        An ``Outcome`` with the value, or the error and the side it happened on; the two
+        errors a reader meets first (something that does not pickle, a function defined in
+        ``__main__``) say what to do about them.
+
+    Raises:
+        ValueError: for a start method this platform does not offer, or a negative or NaN
+            ``timeout``.
     """
+    lifecycle.check_seconds(timeout)
+    ctx = lifecycle.get_context(method)  # an unknown method fails here, before any pickling
     try:
         payload = pickle.dumps((fn, args))
     except Exception as exc:  # noqa: BLE001 - e.g. a lambda: no child is started at all
-        return Outcome(method, error=_describe(exc), where="parent")
-    ctx = lifecycle.get_context(method)
+        return Outcome(method, error=f"{_describe(exc)}{_PICKLE_HINT}", where="parent")
     reader, writer = ctx.Pipe(duplex=False)
     child = ctx.Process(target=_child_main, args=(payload, writer), daemon=True)
     grace = timeout  # how long the child may take to exit once its outcome is in
@@ -213,6 +228,8 @@ def call_in_child(fn: Callable[..., Any], *args: Any, method: StartMethod,
                            where="child")
         if status == "ok":
             return Outcome(method, value=value)
+        if value.startswith("AttributeError: ") and "__main__" in value:
+            value += _MAIN_HINT
         return Outcome(method, error=value, where="child")
     finally:
         lifecycle.stop_processes([child], grace=grace)
@@ -223,6 +240,12 @@ def call_in_child(fn: Callable[..., Any], *args: Any, method: StartMethod,
 
 def _nothing() -> None:
     """A child that does nothing: starting it measures the start-up cost alone."""
+
+
+def _check_count(n: int) -> None:
+    """Refuse a number of starts that would measure nothing (the caller takes min() of it)."""
+    if not (isinstance(n, int) and n >= 1):
+        raise ValueError(f"n must be an int >= 1 (how many starts to time), not {n!r}")
 
 
 def start_times(method: StartMethod, n: int = 3, *, target: Callable[[], object] | None = None,
@@ -242,6 +265,7 @@ def start_times(method: StartMethod, n: int = 3, *, target: Callable[[], object]
             the two is what importing the package costs each child.
         timeout: seconds each child may take.
     """
+    _check_count(n)
     ctx = lifecycle.get_context(method)
     times = []
     for _ in range(n):
@@ -255,6 +279,7 @@ def start_times(method: StartMethod, n: int = 3, *, target: Callable[[], object]
 
 def thread_start_times(n: int = 3) -> list[float]:
     """Seconds to start and join a thread that does nothing, ``n`` times (for comparison)."""
+    _check_count(n)
     times = []
     for _ in range(n):
         start = time.perf_counter()

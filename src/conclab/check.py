@@ -41,6 +41,7 @@ def whoami(model: str) -> Identity:
 
 def in_thread(*, timeout: float = 10.0) -> Identity:
     """Run ``whoami`` on a new OS thread and return what it saw."""
+    lifecycle.check_seconds(timeout)
     result: list[Identity] = []
     worker = threading.Thread(target=lambda: result.append(whoami("thread")), name="setup-check")
     worker.start()
@@ -52,6 +53,7 @@ def in_thread(*, timeout: float = 10.0) -> Identity:
 
 def in_process(method: str | None = None, *, timeout: float = 30.0) -> Identity:
     """Run ``whoami`` in a child process started with ``method`` (default: the platform's)."""
+    lifecycle.check_seconds(timeout)
     context = lifecycle.get_context(method)
     # Pool.apply_async(...).get(timeout) fails on a broken child where a bare Pool.map would
     # wait forever; terminate() then stops the child whatever state it is in.
@@ -75,13 +77,24 @@ async def run_all(on_step: Callable[[Identity], None] | None = None) -> list[Ide
 
     Args:
         on_step: called with each step's result as soon as it is in (a progress bar, say).
+
+    Raises:
+        RuntimeError: if ``on_step`` raises (the error it raised is the cause): the step
+            itself worked, so the message says so.
     """
     results: list[Identity] = []
 
     def record(identity: Identity) -> None:
         results.append(identity)
         if on_step:
-            on_step(identity)
+            try:
+                on_step(identity)
+            except Exception as exc:
+                # Without this, a typo in a progress-bar lambda reads like a broken machine.
+                raise RuntimeError(
+                    f"on_step raised {type(exc).__name__}: {exc} after the {identity.model} "
+                    "step, which itself worked: fix the callback, or run without it"
+                ) from exc
 
     record(in_thread())
     for method in lifecycle.start_methods():

@@ -26,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
+import inspect
+import math
 import statistics
 import time
 import tracemalloc
@@ -53,11 +55,25 @@ def primed(genfunc: Callable[P, Generator[Y, S, R]]) -> Callable[P, Generator[Y,
     A fresh generator has not reached its first ``yield``, so ``send(message)`` would raise
     ``TypeError: can't send non-None value to a just-started generator``. The decorator makes
     the priming ``next()`` that every generator actor needs, once, in one place.
+
+    Raises:
+        TypeError: at decoration, if ``genfunc`` is not a generator function.
+        RuntimeError: at a call, if the generator ends before its first ``yield``.
     """
+    if not inspect.isgeneratorfunction(genfunc):
+        raise TypeError(f"primed() decorates a generator function (a def with a yield in it), "
+                        f"not {genfunc!r}: an actor waits for each message at a yield")
+    name = genfunc.__qualname__
+
     @functools.wraps(genfunc)
     def start(*args: P.args, **kwargs: P.kwargs) -> Generator[Y, S, R]:
         gen = genfunc(*args, **kwargs)
-        next(gen)
+        try:
+            next(gen)
+        except StopIteration:
+            raise RuntimeError(f"{name}() ended before its first yield, so it can never take "
+                               "a message: put the yield that receives (msg = yield) inside "
+                               "its loop") from None
         return gen
     return start
 
@@ -169,8 +185,8 @@ async def task_storm(n: int, *, memory: bool = False) -> Storm:
     Returns:
         A ``Storm`` with the timings of the untraced run, wall-clock and CPU.
     """
-    if n < 1:
-        raise ValueError(f"n must be at least 1, not {n}")
+    if not (isinstance(n, int) and n >= 1):
+        raise ValueError(f"n must be an int >= 1 (how many tasks), not {n!r}")
     gc.collect()  # so that a collection of earlier garbage does not land inside the timing
     create, start, finish, _, cpu = await _one_storm(n)
     per_task = None
@@ -297,8 +313,9 @@ class LagProbe:
 
     def __init__(self, interval: float = 0.005, *, worker: str = "probe",
                  observer: Observer | None = None) -> None:
-        if interval <= 0:
-            raise ValueError(f"interval must be positive, not {interval}")
+        if not 0 < interval < math.inf:  # NaN too: asyncio.sleep(nan) would never wake
+            raise ValueError(f"interval must be a positive number of seconds, not {interval!r}"
+                             ": try 0.005")
         self.interval = interval
         self.worker = worker
         self.observer = observer
@@ -318,7 +335,8 @@ class LagProbe:
 
     async def __aenter__(self) -> LagProbe:
         if self._task is not None:
-            raise RuntimeError("a LagProbe can be entered only once")
+            raise RuntimeError("a LagProbe can be entered only once: make a new LagProbe for "
+                               "each block you measure")
         self._task = asyncio.create_task(self._run(), name=f"LagProbe-{self.worker}")
         await asyncio.sleep(0)  # let the probe take its first timestamp and go to sleep
         return self

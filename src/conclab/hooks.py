@@ -127,9 +127,21 @@ class Tee:
 
     Args:
         observers: the observers to feed; ``None`` and ``NULL_OBSERVER`` are dropped.
+
+    Raises:
+        TypeError: for anything without ``span`` and ``event`` methods, or for an observer
+            class where an instance belongs (``Tee(Trace)``).
     """
 
     def __init__(self, *observers: Observer | None) -> None:
+        for o in observers:
+            if isinstance(o, type):  # its methods exist, but unbound: they fail at the first span
+                raise TypeError(f"Tee() takes observer objects, not the class {o.__name__}: "
+                                f"write Tee({o.__name__}()), or pass one you already made")
+            if o is not None and not (callable(getattr(o, "span", None))
+                                      and callable(getattr(o, "event", None))):
+                raise TypeError(f"Tee() takes observers, objects with span() and event() "
+                                f"methods (a Trace, an SvgTimeline), not {o!r}")
         self.observers: tuple[Observer, ...] = tuple(o for o in observers if observing(o))
 
     def span(self, worker: Worker, state: str, start: float, end: float,

@@ -25,6 +25,7 @@ It imports only the standard library and knows nothing above it.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import multiprocessing
 import os
@@ -33,10 +34,11 @@ import threading
 import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 __all__ = ["START_METHOD_ENV", "default_start_method", "start_methods", "get_context",
-           "stop_processes", "FreshRun", "run_in_fresh_loop", "BackgroundLoop"]
+           "check_seconds", "stop_processes", "FreshRun", "run_in_fresh_loop", "BackgroundLoop"]
 
 START_METHOD_ENV = "CONCLAB_START_METHOD"
 """Environment variable that overrides the platform's default start method for the course."""
@@ -79,6 +81,21 @@ def get_context(method: str | None = None) -> Any:
     return multiprocessing.get_context(method)
 
 
+def check_seconds(value: float, name: str = "timeout") -> float:
+    """Return ``value`` if it is a number of seconds >= 0; else raise a ValueError naming it.
+
+    Every timeout in the package passes through here. NaN is the case that matters: it
+    compares false with everything, so ``wait(nan)`` returns at once in some places and
+    waits forever in others (``Condition.wait_for`` spins, ``Barrier.wait`` hangs).
+
+    Raises:
+        ValueError: for a negative number, NaN, or something that is not a number.
+    """
+    if not (isinstance(value, (int, float)) and value >= 0):
+        raise ValueError(f"{name} must be a number of seconds >= 0, not {value!r}")
+    return float(value)
+
+
 def stop_processes(processes: Iterable[Any], *, grace: float = 2.0) -> None:
     """Stop child processes and reap them: join for ``grace`` s, then terminate, then kill.
 
@@ -88,9 +105,21 @@ def stop_processes(processes: Iterable[Any], *, grace: float = 2.0) -> None:
     Args:
         processes: ``multiprocessing`` processes (any start method).
         grace: seconds each step may take before the next, harder one.
+
+    Raises:
+        TypeError: for one process instead of a list of them, or for anything that is not a
+            ``multiprocessing`` process (a thread, say).
+        ValueError: for a negative or NaN ``grace``.
     """
-    if not grace >= 0:
-        raise ValueError(f"grace must be a number of seconds >= 0, not {grace!r}")
+    check_seconds(grace, "grace")
+    if isinstance(processes, BaseProcess):
+        raise TypeError(f"stop_processes() takes a list of processes, not one {processes!r}: "
+                        "write stop_processes([p])")
+    processes = list(processes)
+    for p in processes:
+        if not isinstance(p, BaseProcess):
+            raise TypeError(f"stop_processes() stops multiprocessing processes, not {p!r}: "
+                            "a thread cannot be stopped from outside, so join() it instead")
     started = [p for p in processes if p.pid is not None]
     for p in started:
         p.join(grace if p.is_alive() else 0)
@@ -156,10 +185,18 @@ def run_in_fresh_loop(fn: Callable[..., Awaitable[Any]], *args: Any, debug: bool
 
     Raises:
         TimeoutError: if ``fn`` is still running after ``timeout`` seconds.
+        TypeError: if ``fn`` is a coroutine object (``main()``) rather than the function
+            (``main``), or does not return a coroutine.
         ValueError: for a negative ``timeout``.
     """
-    if not timeout >= 0:
-        raise ValueError(f"timeout must be a number of seconds >= 0, not {timeout!r}")
+    check_seconds(timeout)
+    if inspect.iscoroutine(fn):
+        name = fn.__qualname__
+        fn.close()  # no "never awaited" warning on top of this error
+        raise TypeError(f"run_in_fresh_loop() takes the coroutine function, not a coroutine "
+                        f"object: pass {name}, not {name}(...), and its arguments after it")
+    if not callable(fn):
+        raise TypeError(f"run_in_fresh_loop() takes an async def function, not {fn!r}")
     box: dict[str, Any] = {}
     # The log handler filters by thread id, known only once the thread has started, and must
     # be in place before the loop starts: so the thread starts, then waits for the go-ahead.
@@ -174,7 +211,12 @@ def run_in_fresh_loop(fn: Callable[..., Awaitable[Any]], *args: Any, debug: bool
             with asyncio.Runner(debug=debug) as runner:
                 if slow_callback_duration is not None:
                     runner.get_loop().slow_callback_duration = slow_callback_duration
-                box["result"] = runner.run(fn(*args))
+                coro = fn(*args)
+                if not inspect.iscoroutine(coro):  # asyncio would say "a coroutine was expected"
+                    raise TypeError(f"{getattr(fn, '__qualname__', fn)}() returned {coro!r}, "
+                                    "not a coroutine: run_in_fresh_loop() runs an async def "
+                                    "function; call a plain function directly instead")
+                box["result"] = runner.run(coro)
         except BaseException as exc:  # carried back to the caller's thread and re-raised there
             box["error"] = exc
 

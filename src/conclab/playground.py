@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as ipw
 import psutil
 
-from conclab import machine, plots, workloads
+from conclab import lifecycle, machine, plots, workloads
 from conclab.hooks import Tee, clock
 from conclab.trace import Trace
 from conclab.widgets import needs_kernel
@@ -267,6 +267,11 @@ class Playground(ipw.VBox):
             ipw.HBox([self.timeline_view, self.cpu_view], layout=wrap),
             self.status_view,
         ])
+        if not (isinstance(refresh, (int, float)) and refresh > 0):
+            raise ValueError(f"refresh must be a number of seconds > 0 between redraws, "
+                             f"not {refresh!r}")
+        if start_method is not None:
+            lifecycle.get_context(start_method)  # refuses one this platform lacks, now
         self.refresh, self.start_method, self.live = refresh, start_method, live
         self.trace: Trace | None = None
         self.baseline: Trace | None = None

@@ -82,6 +82,9 @@ class Message:
 
 def _parts(trace: TraceLike | Iterable[Any]) -> tuple[list[Any], list[Any], list[str]]:
     """Spans (sorted by start), events and worker order of a trace or of a bare span list."""
+    if isinstance(trace, (str, bytes)) or not (hasattr(trace, "spans")
+                                               or isinstance(trace, Iterable)):
+        raise TypeError(f"expected a Trace or a list of spans, not {trace!r}")
     # Look the attribute up on the type: hasattr() on an instance would run Trace.spans, a
     # sorted copy of every span, only to throw it away.
     if hasattr(type(trace), "spans") or "spans" in getattr(trace, "__dict__", {}):
@@ -302,6 +305,12 @@ class SvgTimeline:
 
     def __init__(self, *, origin: float | None = None, span: float | None = None,
                  workers: Sequence[str] = (), width: int = 640) -> None:
+        if span is not None and not span > 0:
+            raise ValueError(f"span must be a number of seconds > 0 (the time axis's length), "
+                             f"not {span!r}")
+        if not (isinstance(width, (int, float)) and width > 120):
+            raise ValueError(f"width must be a number of pixels above 120 (640 fits the book's "
+                             f"column), not {width!r}")
         self.origin, self.span_seconds, self.width = origin, span, width
         self._new_spans: deque[tuple[str, str, float, float]] = deque()
         self._new_events: deque[Any] = deque()

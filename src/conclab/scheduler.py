@@ -151,8 +151,9 @@ class Queue:
     """
 
     def __init__(self, maxsize: int = 0) -> None:
-        if maxsize < 0:
-            raise ValueError(f"maxsize must be >= 0 (0 for no limit), not {maxsize!r}")
+        if not (isinstance(maxsize, int) and maxsize >= 0):
+            raise ValueError(f"maxsize must be >= 0 (0 for no limit) and an int, "
+                             f"not {maxsize!r}")
         self.maxsize = maxsize
         self._items: deque[tuple[Any, str, float]] = deque()  # (item, sender, time sent)
         self._getters: deque[_Task] = deque()
@@ -325,7 +326,9 @@ class Scheduler:
 
         Raises:
             RuntimeError: deadlock: tasks remain, but all wait on queues or joins.
+            ValueError: for a negative or NaN ``timeout``.
         """
+        _check_timeout(timeout)
         if not self._ready or self._sleeping or self._polling:
             self._poll(timeout)
         if self._ready:
@@ -344,7 +347,9 @@ class Scheduler:
         Raises:
             TimeoutError: when ``timeout`` passes first, naming the tasks still alive (caused
                 by the first unjoined error, if there is one).
+            ValueError: for a negative or NaN ``timeout`` (NaN would never time out).
         """
+        _check_timeout(timeout)
         deadline = None if timeout is None else real_clock() + timeout
         while self._tasks:
             left = None if deadline is None else deadline - real_clock()
@@ -617,6 +622,9 @@ class Scheduler:
         """Block ``task`` until ``sock`` is ready for ``event``."""
         try:
             key = self._selector.register(sock, event, task)
+        except (ValueError, TypeError):  # selectors: "Invalid file object: ..."
+            raise TypeError(f"wait_{verb}able() needs a socket (anything with a fileno()), "
+                            f"not {reprlib.repr(sock)}: pass the socket itself") from None
         except KeyError:
             other = self._selector.get_key(sock).data
             raise RuntimeError(f"{other.name} already waits on this socket; "
@@ -640,6 +648,13 @@ class Scheduler:
     def _describe(tasks: Iterable[_Task]) -> str:
         """``task-1 (queue get), task-2 (ready)``: names and what each waits on."""
         return ", ".join(f"{t.name} ({t.waiting or 'ready'})" for t in tasks)
+
+
+def _check_timeout(timeout: float | None) -> None:
+    """Refuse a timeout that is negative or NaN (None means no limit)."""
+    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout >= 0):
+        raise ValueError(f"timeout must be a number of seconds >= 0 or None (no limit), "
+                         f"not {timeout!r}")
 
 
 def _check_generator(gen: object) -> None:

@@ -36,6 +36,7 @@ __all__ = ["Counter", "RacyCounter", "LockedCounter", "AugmentedCounter", "RaceR
 
 import faulthandler
 import linecache
+import math
 import queue
 import re
 import sys
@@ -46,6 +47,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
+
+from conclab.lifecycle import check_seconds
 
 T = TypeVar("T")
 
@@ -156,7 +159,15 @@ def switch_interval(seconds: float | None) -> Iterator[float]:
 
     Yields:
         The interval in force inside the block.
+
+    Raises:
+        ValueError: if ``seconds`` is not a positive, finite number.
     """
+    # sys.setswitchinterval accepts NaN and then never switches threads on time at all.
+    if seconds is not None and not 0 < seconds < math.inf:
+        raise ValueError(f"the switch interval must be a positive number of seconds, not "
+                         f"{seconds!r}: try 1e-6 (switch often) to 0.1 (rarely); the default "
+                         "is 0.005")
     old = sys.getswitchinterval()
     if seconds is not None:
         sys.setswitchinterval(seconds)
@@ -195,9 +206,21 @@ def hammer(make_counter: Callable[[], Counter], *, threads: int = 2, increments:
 
     Returns:
         The ``RaceResult`` of the last try.
+
+    Raises:
+        TypeError: if ``make_counter`` is a counter rather than something that makes one.
+        ValueError: for a count below its minimum, or a negative or NaN ``timeout`` or
+            ``interval``.
     """
-    if threads < 1 or increments < 0 or tries < 1:
-        raise ValueError("need threads >= 1, increments >= 0 and tries >= 1")
+    if not callable(make_counter):
+        name = type(make_counter).__name__
+        raise TypeError(f"make_counter must make a fresh counter for each try, not be one: "
+                        f"pass the class ({name}), not an instance ({name}())")
+    for name, value, least in (("threads", threads, 1), ("increments", increments, 0),
+                               ("tries", tries, 1)):
+        if not (isinstance(value, int) and value >= least):
+            raise ValueError(f"{name} must be an int >= {least}, not {value!r}")
+    check_seconds(timeout)
     with switch_interval(interval) as in_force:
         for attempt in range(1, tries + 1):
             counter = make_counter()
@@ -252,6 +275,7 @@ class Slot(Generic[T]):
 
     def put(self, item: T, timeout: float = 10.0) -> None:
         """Wait until the slot is empty, then fill it and wake whoever waits to get."""
+        check_seconds(timeout)
         with self._changed:
             if not self._changed.wait_for(lambda: not self._full, timeout):
                 raise TimeoutError(f"the slot stayed full for {timeout} s")
@@ -260,6 +284,7 @@ class Slot(Generic[T]):
 
     def get(self, timeout: float = 10.0) -> T:
         """Wait until the slot is full, then empty it and wake whoever waits to put."""
+        check_seconds(timeout)
         with self._changed:
             if not self._changed.wait_for(lambda: self._full, timeout):
                 raise TimeoutError(f"the slot stayed empty for {timeout} s")
@@ -323,7 +348,8 @@ def thread_traceback(thread: threading.Thread, dump: str | None = None) -> str:
         not hold the thread (it had ended, or the dump was cut off at 100 threads).
     """
     if thread.ident is None:
-        raise ValueError("the thread has not been started")
+        raise ValueError(f"{thread.name} has not been started, so it has no stack: start() it "
+                         "first")
     text = dump_traceback() if dump is None else dump
     return "\n".join(_sections(text).get(thread.ident, []))
 

@@ -180,9 +180,19 @@ class Trace:
     @classmethod
     def from_json(cls, text: str) -> Trace:
         """Rebuild a trace from ``to_json()`` output."""
-        data = json.loads(text)
+        todo = "pass text that Trace.to_json() wrote"
+        try:
+            data = json.loads(text)
+        except (TypeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"not JSON ({exc}): {todo}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"a conclab trace is a JSON object, not {text[:40]!r} "
+                             f"(a {type(data).__name__}): {todo}")
         if data.get("format") != _FORMAT:
-            raise ValueError(f"not a conclab trace (format {data.get('format')!r})")
+            raise ValueError(f"not a conclab trace (format {data.get('format')!r}): {todo}")
+        if not isinstance(data.get("spans"), list) or not isinstance(data.get("events"), list):
+            raise ValueError(f"a conclab trace has lists of 'spans' and 'events'; this one "
+                             f"has {sorted(data)}: {todo}")
         trace = cls()
         for worker in data.get("workers", []):
             trace._workers.setdefault(worker)

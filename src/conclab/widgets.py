@@ -118,6 +118,10 @@ class Replay(Frames):
     def __init__(self, trace: Trace | Any, *, steps: int = 40) -> None:
         if not (isinstance(steps, int) and 1 <= steps <= 200):
             raise ValueError(f"steps must be an int from 1 to 200, not {steps!r}")
+        if isinstance(trace, (str, bytes)) or not (hasattr(trace, "spans")
+                                                   or isinstance(trace, (list, tuple))):
+            raise TypeError(f"Replay shows a recorded run: pass a Trace (or a list of spans), "
+                            f"not {trace!r}")
         self.trace = trace
         bounds = plots.extent(trace)
         self.origin, last = bounds if bounds else (0.0, 0.0)
@@ -167,11 +171,14 @@ class Replay(Frames):
 
 
 class _WithoutRuns:
-    """Passes a scheduler's reports on to a trace, except its "run" spans: under a manual
-    clock a step takes no time, so the stepper draws each step itself, ``tick`` wide."""
+    """Passes a scheduler's reports on to a trace, except its "run" spans (under a manual
+    clock a step takes no time, so the stepper draws each step itself, ``tick`` wide) and the
+    spawns the program made (sent by "scheduler", they would draw an empty lane for it). It
+    keeps the name of every task spawned, so that each has its lane from the first frame."""
 
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
+        self.tasks: list[str] = []
 
     def span(self, worker: str, state: str, start: float, end: float, label: str = "") -> None:
         """Record a span, unless it is a zero-length "run"."""
@@ -179,8 +186,11 @@ class _WithoutRuns:
             self.trace.span(worker, state, start, end, label)
 
     def event(self, kind: str, time: float, sender: str, receiver: str, label: str = "") -> None:
-        """Record an event."""
-        self.trace.event(kind, time, sender, receiver, label)
+        """Record an event, unless it is the program's own spawn of a task; note spawns."""
+        if kind == "spawn":
+            self.tasks.append(receiver)
+        if not (kind == "spawn" and sender == "scheduler"):
+            self.trace.event(kind, time, sender, receiver, label)
 
 
 class SchedulerStepper(Frames):
@@ -190,7 +200,7 @@ class SchedulerStepper(Frames):
     (one frame per step: the ready queue, the sleeping and waiting tasks, the task that just
     ran, and the timeline so far), so in the book the slider scrubs the recording. In a
     kernel, *reset* starts the program again, *step* runs one step and shows it, *run* runs
-    the rest. Code can do the same: ``stepper.reset()``, ``stepper.step()``, ``stepper.run()``.
+    the rest. Once every task has finished, the scheduler is closed (its state still reads). Code can do the same: ``stepper.reset()``, ``stepper.step()``, ``stepper.run()``.
     Virtual time: a ``ManualClock`` that the scheduler moves on to each sleeper's wake time and
     the stepper moves on by ``tick`` after each step, so steps are visible on the timeline and
     sleeps take no real time.
@@ -229,7 +239,8 @@ class SchedulerStepper(Frames):
         if self.scheduler is not None:
             self.scheduler.close()
         self.trace, self.clock = Trace(), ManualClock()
-        self.scheduler = Scheduler(clock=self.clock, observer=_WithoutRuns(self.trace))
+        self._observer = _WithoutRuns(self.trace)
+        self.scheduler = Scheduler(clock=self.clock, observer=self._observer)
         self.program(self.scheduler)
         self._pending = [ipw.HTML(self._frame())]
         self._labels = ["start"]
@@ -249,6 +260,8 @@ class SchedulerStepper(Frames):
         self._pending.append(ipw.HTML(self._frame()))
         self._labels.append(f"{len(self._labels)}")
         self._publish()
+        if self.done:  # nothing can step it again: give its selector back (reset makes anew)
+            self.scheduler.close()
         return alive
 
     def run(self) -> None:
@@ -288,7 +301,8 @@ class SchedulerStepper(Frames):
         table = ("<table class='conclab-stepper' style='font-size:13px'>" + "".join(
             f"<tr><th style='text-align:left;padding-right:8px'>{escape(k)}</th>"
             f"<td>{escape(v)}</td></tr>" for k, v in rows) + "</table>")
-        picture = plots.timeline_svg(self.trace, origin=0.0, width=480)
+        picture = plots.timeline_svg(self.trace, origin=0.0, width=480,
+                                     workers=self._observer.tasks)
         return (f"<div style='display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start'>"
                 f"<div style='flex:0 0 auto'>{table}</div>"
                 f"<div style='flex:0 0 auto'>{picture}</div></div>")

@@ -225,6 +225,8 @@ def pause(seconds: float, *, worker: str = "main", observer: Observer | None = N
     The span ends when the worker runs again, so time spent waiting for the GIL after the
     sleep counts as waiting too. ``deadline`` shortens the sleep and then raises TimeoutError.
     """
+    if not seconds >= 0:  # also NaN
+        raise ValueError(f"seconds must be a number >= 0 (how long to wait), not {seconds!r}")
     start = clock()
     if deadline is not None and start + seconds > deadline:
         time.sleep(max(0.0, deadline - start))
@@ -300,6 +302,11 @@ class Relay:
         self._target = observer
         if context is None:  # get_context(None) would fix the global start method: name it
             context = lifecycle.get_context()
+        elif not hasattr(context, "Queue"):
+            raise TypeError(f"context must be a multiprocessing context, not {context!r}: "
+                            f"pass lifecycle.get_context({context!r})" if isinstance(context, str)
+                            else f"context must be a multiprocessing context, not {context!r}: "
+                                 "pass lifecycle.get_context(method)")
         self._queue = context.Queue()
         self._timeout = timeout
         self._thread = threading.Thread(target=self._drain, name="conclab-relay", daemon=True)
@@ -322,7 +329,9 @@ class Relay:
         if stuck and exc[0] is None:  # the (daemon) thread is left to the interpreter's exit
             raise TimeoutError("relay: the drain thread did not finish")
         if self._error is not None and exc[0] is None:
-            raise RuntimeError("relay: the observer failed") from self._error
+            raise RuntimeError(f"relay: the observer raised {type(self._error).__name__}: "
+                               f"{self._error}; fix the observer (it must not raise): the "
+                               f"work itself did not fail") from self._error
 
     def _drain(self) -> None:
         """Move records from the queue to the observer until the sentinel comes."""
@@ -541,6 +550,35 @@ def _run_processes(names: list[str], share: Share, observer: Observer | None,
     return elapsed
 
 
+class _Guarded:
+    """An observer that turns its observer's exceptions into one saying whose fault it is.
+
+    An observer that raises inside a worker would otherwise arrive as the worker's error, as
+    if the work itself had failed.
+    """
+
+    def __init__(self, observer: Observer) -> None:
+        self._observer = observer
+
+    def _failed(self, exc: Exception) -> RuntimeError:
+        return RuntimeError(f"the observer raised {type(exc).__name__}: {exc}; fix the "
+                            "observer (it must not raise): the work itself did not fail")
+
+    def span(self, worker: str, state: str, start: float, end: float, label: str = "") -> None:
+        """Forward a span."""
+        try:
+            self._observer.span(worker, state, start, end, label)
+        except Exception as exc:
+            raise self._failed(exc) from exc
+
+    def event(self, kind: str, time: float, sender: str, receiver: str, label: str = "") -> None:
+        """Forward an event."""
+        try:
+            self._observer.event(kind, time, sender, receiver, label)
+        except Exception as exc:
+            raise self._failed(exc) from exc
+
+
 def check_kind(model: str, workload: str) -> None:
     """Raise ``ValueError`` naming the choices unless ``model`` and ``workload`` are known."""
     if model not in MODELS:
@@ -578,8 +616,9 @@ def run(model: Model, workload: Kind, workers: int, *, seconds: float | None = 0
         A ``RunResult``; everything started has been stopped, also when this raises.
     """
     check_kind(model, workload)
-    if not (isinstance(workers, int) and 1 <= workers <= 10_000):
-        raise ValueError(f"workers must be an int from 1 to 10,000, not {workers!r}")
+    if isinstance(workers, bool) or not (isinstance(workers, int) and 1 <= workers <= 10_000):
+        raise ValueError(f"workers must be an int, at least 1 and at most 10,000, "
+                         f"not {workers!r}")
     if not timeout > 0:
         raise ValueError(f"timeout must be a number of seconds > 0, not {timeout!r}")
     calibrate()  # before the deadline starts: the first call measures for ~0.1 s
@@ -590,6 +629,8 @@ def run(model: Model, workload: Kind, workers: int, *, seconds: float | None = 0
     else:
         names = [f"{model}-{i}" for i in range(workers)]
     deadline = clock() + timeout
+    if observing(observer) and model != "process":  # a child's reports fail in the Relay
+        observer = _Guarded(observer)  # type: ignore[arg-type]
     if model == "thread":
         elapsed = _run_threads(names, share, observer, deadline)
     elif model == "coroutine":

@@ -103,6 +103,18 @@ class Gate:
         except (BlockingIOError, OSError):
             pass
 
+    def close(self) -> None:
+        """Close this process's descriptor of the pipe (a later use opens it again)."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except OSError:
+            pass
+
     def __reduce__(self) -> Any:
         return Gate, (self.path,)
 

@@ -61,6 +61,7 @@ class _Home:
                  gate: Gate | None, address: str) -> None:
         self.process, self.ctrl, self.observer, self.gate = process, ctrl, observer, gate
         self.address = address
+        self.gates: list[Gate | None] = []  # the home ref's own: closed at the end too
         self.ended = threading.Event()
         self.how = ""
 
@@ -89,6 +90,9 @@ class _Home:
             link.die(self.how)
         if self.gate is not None:
             self.gate.open_wide()
+        for gate in (self.gate, *self.gates):
+            if gate is not None:  # the actor is gone: this process's descriptors go with it
+                gate.close()
         self.ctrl.close()
         _LIVE.discard(self)
         self.ended.set()
@@ -320,6 +324,7 @@ def spawn_process(cls: type[Actor], args: tuple[Any, ...], kwargs: dict[str, Any
     ref = ProcessRef(name, address, gate and gate.path, observer is not None)
     ref._observer = observer
     home = ref._home = _Home(process, ours, observer, gate, address)
+    home.gates.append(ref._gate)
     _HOMES[address] = ref
     _LIVE.add(home)
     threading.Thread(target=home.watch, daemon=True,

@@ -55,9 +55,13 @@ class Result:
     def __post_init__(self) -> None:
         if self.goal:
             op, _, bound = self.goal.partition(" ")
+            try:
+                float(bound)
+            except ValueError:
+                op = ""  # reported below, with the shape a goal must have
             if op not in _OPS:
-                raise ValueError(f"goal must look like '>= 1.2' or '<= 0.5', not {self.goal!r}")
-            float(bound)
+                raise ValueError(f"goal must look like '>= 1.2' or '<= 0.5' (an operator, a "
+                                 f"space, a number), not {self.goal!r}")
 
     @property
     def met(self) -> bool | None:
@@ -76,7 +80,11 @@ def skipped(name: str, reason: str) -> Result:
 def median_ratio(ours: Sequence[float], theirs: Sequence[float]) -> float:
     """The median of per-repeat ratios ``ours[i] / theirs[i]`` (adjacent runs share the noise)."""
     if len(ours) != len(theirs) or not ours:
-        raise ValueError("need the same number (at least one) of measurements on each side")
+        raise ValueError(f"need the same number (at least one) of measurements on each side, "
+                         f"not {len(ours)} and {len(theirs)}: time both sides in every repeat")
+    if not all(b > 0 for b in theirs):
+        raise ValueError(f"every reference measurement must be > 0, not {list(theirs)!r}: a "
+                         "ratio to 0 means nothing; time more work per repeat")
     return statistics.median(a / b for a, b in zip(ours, theirs))
 
 
@@ -87,11 +95,20 @@ def suites() -> list[str]:
 
 
 def run_all(*, quick: bool = True, only: str = "") -> list[Result]:
-    """Run every suite (or those whose results start with ``only``) and collect the results."""
+    """Run every suite (or those whose results start with ``only``) and collect the results.
+
+    Raises:
+        ValueError: if ``only`` matches no suite, before anything runs.
+    """
     results: list[Result] = []
+    areas = [name.rsplit(".", 1)[1] for name in suites()]
+    chosen = [a for a in areas if not only or a.startswith(only) or only.startswith(a)]
+    if not chosen:
+        raise ValueError(f"only={only!r} matches no benchmark suite: give a prefix of one of "
+                         f"{areas}, or of a result name such as 'scheduler.switch'")
     for name in suites():
         area = name.rsplit(".", 1)[1]
-        if only and not (area.startswith(only) or only.startswith(area)):
+        if area not in chosen:
             continue
         print(f"running {area} ...", file=sys.stderr, flush=True)
         module = importlib.import_module(name)

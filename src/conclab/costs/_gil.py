@@ -31,6 +31,9 @@ from ._threads import _release
 
 __all__ = ["GilRow", "gil_speedups"]
 
+_MAX_WORKERS = 64
+"""More would start that many processes at once for a row that two per core already shows."""
+
 
 @dataclass(frozen=True)
 class GilRow:
@@ -122,8 +125,21 @@ def gil_speedups(seconds: float = 0.08, *, workers: int = 2, repeats: int = 5,
     Returns:
         A ``GilRow``; under the GIL expect about 1x (and 1 core busy) for threads, and up to
         ``workers``x for processes, capped by the usable cores.
+
+    Raises:
+        ValueError: for ``workers`` outside 1 to ``_MAX_WORKERS``, ``repeats`` below 1, a
+            negative ``seconds`` or an unknown start method.
     """
     from conclab import machine
+
+    if not (isinstance(workers, int) and 1 <= workers <= _MAX_WORKERS):
+        raise ValueError(f"workers must be an int from 1 to {_MAX_WORKERS}, not {workers!r}: "
+                         "each is a process as well as a thread, and the row needs only as "
+                         f"many as there are usable cores ({machine.usable_cpus()} here)")
+    if not (isinstance(repeats, int) and repeats >= 1):
+        raise ValueError(f"repeats must be an int >= 1, not {repeats!r}: the speed-ups are "
+                         "medians over the repeats")
+    lifecycle.check_seconds(seconds, "seconds")
 
     # Read the load before measuring: afterwards the 1-minute average counts our own workers.
     try:

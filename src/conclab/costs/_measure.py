@@ -34,6 +34,7 @@ def measure_model(model: str, *, start_method: str | None = None, quick: bool = 
     Returns:
         A ``CostRow``, each value a median of repeats.
     """
+    _check_model(model)
     plan = _QUICK if quick else _FULL
     if model in ("generator", "coroutine"):
         return _object_probe(model, plan)
@@ -42,9 +43,15 @@ def measure_model(model: str, *, start_method: str | None = None, quick: bool = 
         return lifecycle.run_in_fresh_loop(_task_probe, plan, timeout=_TIMEOUT * 10).result
     if model == "thread":
         return _thread_probe(plan)
-    if model == "process":
-        return _process_probe(start_method or lifecycle.default_start_method(), plan)
-    raise ValueError(f"unknown model {model!r}; expected one of {ROWS}")
+    # lifecycle names the platform's start methods when one is unknown
+    method = lifecycle.get_context(start_method).get_start_method()
+    return _process_probe(method, plan)
+
+
+def _check_model(model: str) -> None:
+    """Refuse a row name that ``measure_model`` does not know, naming the ones it does."""
+    if model not in ROWS:
+        raise ValueError(f"unknown model {model!r}; use one of {ROWS}")
 
 
 def measure(quick: bool = True, *, models: Sequence[str] = ROWS,
@@ -63,15 +70,34 @@ def measure(quick: bool = True, *, models: Sequence[str] = ROWS,
 
     Returns:
         A ``CostTable`` (a sequence of ``CostRow``; displays as a table in notebooks).
+
+    Raises:
+        ValueError: for an unknown model or start method, before anything is measured.
+        RuntimeError: if ``progress`` raises (its error is the cause).
     """
     methods = list(start_methods or lifecycle.start_methods())
+    # Check every name first: a typo in the last one should not cost a minute of measuring.
+    for model in models:
+        _check_model(model)
+    for method in methods if "process" in models else []:
+        lifecycle.get_context(method)
     steps = [(m, None) for m in models if m != "process"]
     steps += [("process", s) for s in methods] if "process" in models else []
     rows = []
     for i, (model, method) in enumerate(steps):
-        if progress:
-            progress(i / len(steps), model if method is None else f"{model} ({method})")
+        _report(progress, i / len(steps), model if method is None else f"{model} ({method})")
         rows.append(measure_model(model, start_method=method, quick=quick))
-    if progress:
-        progress(1.0, "done")
+    _report(progress, 1.0, "done")
     return CostTable(tuple(rows))
+
+
+def _report(progress: Progress | None, fraction: float, what: str) -> None:
+    """Call the progress callback, saying so if it fails (not a failure of the measuring)."""
+    if progress is None:
+        return
+    try:
+        progress(fraction, what)
+    except Exception as exc:
+        raise RuntimeError(f"the progress callback raised {type(exc).__name__}: {exc} at "
+                           f"{what!r}: fix it (it is called as progress(fraction, what)), "
+                           "or measure without it") from exc

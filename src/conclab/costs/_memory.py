@@ -67,7 +67,7 @@ def explain_first_batch(first: float, later: float, n: int) -> str:
                 f"{n}: glibc handed them stacks that threads which had ended left in its cache "
                 "(up to 40 MiB of them), so it reserved no new address space for those. The "
                 "next batch shows what one more thread costs.")
-    return (f"The two batches reserved about the same per thread: this process had already "
+    return ("The two batches reserved about the same per thread: this process had already "
             "paid for glibc's malloc arenas, and its cache of old stacks made no visible "
             "difference.")
 

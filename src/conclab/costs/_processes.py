@@ -13,7 +13,6 @@ function against one whose target lives in this package, so the difference is wh
 
 from __future__ import annotations
 
-import multiprocessing
 import statistics
 import time
 from collections.abc import Sequence
@@ -124,7 +123,7 @@ def _process_sweep(ctx: Any, plan: _Plan) -> _Sweep:
 
 def _process_probe(start_method: str, plan: _Plan) -> CostRow:
     """The row for processes started with ``start_method``: medians over every child seen."""
-    ctx = multiprocessing.get_context(start_method)
+    ctx = lifecycle.get_context(start_method)
     sweeps = [_process_sweep(ctx, plan) for _ in range(plan.sweeps)]
     count, limit = _median_count([(s.count, s.limit) for s in sweeps])
     if not any(s.uss for s in sweeps):

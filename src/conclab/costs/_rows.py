@@ -115,7 +115,8 @@ class CostTable(Sequence[CostRow]):
             for row in self.rows:
                 if row.name == key:
                     return row
-            raise KeyError(key)
+            raise KeyError(f"no row named {key!r}; use one of "
+                           f"{[row.name for row in self.rows]}")
         return self.rows[key]
 
     def get(self, name: str) -> CostRow | None:

@@ -251,10 +251,18 @@ def verdicts(rows: Sequence[CostRow], gil: GilRow | None = None, *,
 
     Returns:
         ``Verdicts``: a list of ``Verdict(claim, verdict, why)`` that displays as a table.
+
+    Raises:
+        TypeError: if ``rows`` are not ``CostRow`` objects or ``gil`` is not a ``GilRow``.
     """
+    if isinstance(rows, str) or not all(isinstance(row, CostRow) for row in rows):
+        raise TypeError(f"verdicts() judges a CostTable or a list of CostRow, not {rows!r}: "
+                        "pass the table that costs.measure() returned")
     by_model: dict[str, list[CostRow]] = {}
     for row in rows:
         by_model.setdefault(row.model, []).append(row)
+    if gil is not None and not isinstance(gil, GilRow):
+        raise TypeError(f"gil must be the GilRow from costs.gil_speedups(), not {gil!r}")
     one = {model: found[0] for model, found in by_model.items()}
     thread, task, procs = one.get("thread"), one.get("asyncio task"), by_model.get("process", [])
     units = [one[m] for m in ("generator", "coroutine") if m in one]
