@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conclab import cast, lifecycle, workloads
+from conclab import actors, cast, lifecycle, workloads
 from conclab.actors import ActorDeadError, ActorDeadlockError, SHARED_LOOP, spawn
 
 T = 30.0  # seconds: the bound on every wait (a spawned child takes ~0.3 s on a busy machine)
@@ -57,6 +57,12 @@ def test_an_account_answers_alike_everywhere_and_a_refusal_changes_nothing(home:
     assert account.is_alive()
     with pytest.raises(ValueError, match="does not understand"):
         account.ask(("steal", 1)).result(T)
+    for bad in (-5, float("nan"), "ten", True, None):  # a refused amount changes nothing
+        with pytest.raises(ValueError, match="an amount must be one number >= 0"):
+            account.ask(("deposit", bad)).result(T)
+    with pytest.raises(ValueError, match="takes a tuple naming its request"):
+        account.ask("balance").result(T)
+    assert account.ask(("balance",)).result(T) == 80
 
 
 def test_an_account_says_where_it_runs(home: Home) -> None:
@@ -112,6 +118,14 @@ def test_a_cruncher_burns_what_it_is_told_and_keeps_the_checksums(home: Home) ->
     assert list(cruncher.ask(("results",)).result(T)) == ["a", "b"]
     with pytest.raises(ValueError, match="does not understand"):
         cruncher.ask(("grind", "c")).result(T)
+    with pytest.raises(ValueError, match=r"send \("):
+        cruncher.ask(("crunch",)).result(T)
+
+
+def test_a_cruncher_refuses_a_size_that_is_not_a_count_of_units() -> None:
+    for bad in (-1, 2.5, "many"):
+        with pytest.raises(actors.ActorStartError, match="units must be an int >= 0"):
+            spawn(cast.Cruncher, args=(bad,))
 
 
 def test_two_askers_asking_each_other_deadlock_and_the_error_names_the_cycle(
@@ -122,6 +136,8 @@ def test_two_askers_asking_each_other_deadlock_and_the_error_names_the_cycle(
             a.ask(("ask", b, "hello", T)).result(T)
         return
     assert a.ask(("ask", b, "hello", T)).result(T) == "b is here"
+    with pytest.raises(ValueError, match=r"is \(\"ask\", ref, question, timeout\)"):
+        a.ask(("ask", b)).result(T)
     answer = a.ask(("ask", b, ("ask", a, "hello", 0.5), T))
     if home.backend == "process":  # no shared record of waits across processes: a timeout
         with pytest.raises(TimeoutError, match="'b' -> 'a' -> 'b'"):

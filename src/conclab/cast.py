@@ -65,20 +65,21 @@ class Account(Actor):
         self.journal = journal
 
     def on_receive(self, message: Any) -> Any:
-        kind, *rest = message
+        kind, *rest = _request(message, "an Account", _ACCOUNT)
         if kind == "deposit":
-            self.balance += rest[0]
+            self.balance += _amount(rest)
             return self.balance
         if kind == "withdraw":
-            if rest[0] > self.balance:
-                raise ValueError(f"cannot withdraw {rest[0]}: the balance is {self.balance}")
-            self.balance -= rest[0]
+            amount = _amount(rest)
+            if amount > self.balance:
+                raise ValueError(f"cannot withdraw {amount}: the balance is {self.balance}")
+            self.balance -= amount
             return self.balance
         if kind == "balance":
             return self.balance
         if kind == "where":
             return where()
-        raise ValueError(f"an Account does not understand {message!r}")
+        raise ValueError(f"an Account does not understand {message!r}; send {_ACCOUNT}")
 
     def on_stop(self) -> None:
         if self.journal is not None:
@@ -87,6 +88,28 @@ class Account(Actor):
     def on_failure(self, exc: BaseException) -> None:
         if self.journal is not None:
             self.journal.append(f"on_failure: {exc!r}")
+
+
+_ACCOUNT = '("deposit", amount), ("withdraw", amount), ("balance",) or ("where",)'
+_CRUNCHER = '("crunch", key), ("results",) or ("where",)'
+
+
+def _request(message: Any, who: str, requests: str) -> tuple[Any, ...]:
+    """``message`` as a non-empty tuple, or a ``ValueError`` that lists what ``who`` takes."""
+    if not (isinstance(message, tuple) and message):
+        raise ValueError(f"{who} takes a tuple naming its request, not {message!r}; send "
+                         f"{requests}")
+    return message
+
+
+def _amount(rest: list[Any]) -> int | float:
+    """The one amount of a deposit or withdrawal: a number >= 0 (a negative one would turn
+    a deposit into a withdrawal that nobody checked)."""
+    amount = rest[0] if len(rest) == 1 else None
+    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not amount >= 0:
+        raise ValueError(f"an amount must be one number >= 0, not {rest!r}; send, for "
+                         f"example, (\"deposit\", 100)")
+    return amount
 
 
 def _note(value: int) -> None:
@@ -127,19 +150,22 @@ class Cruncher(Actor):
     """
 
     def __init__(self, units: int) -> None:
+        if isinstance(units, bool) or not isinstance(units, int) or units < 0:
+            raise ValueError(f"units must be an int >= 0, not {units!r}; size a crunch with "
+                             f"workloads.units_for(seconds)")
         self.units = units
         self.results: dict[Any, int] = {}
 
     def on_receive(self, message: Any) -> Any:
-        kind, *rest = message
-        if kind == "crunch":
+        kind, *rest = _request(message, "a Cruncher", _CRUNCHER)
+        if kind == "crunch" and len(rest) == 1:
             self.results[rest[0]] = workloads.burn(self.units)
             return self.results[rest[0]]
         if kind == "results":
             return dict(sorted(self.results.items()))
         if kind == "where":
             return where()
-        raise ValueError(f"a Cruncher does not understand {message!r}")
+        raise ValueError(f"a Cruncher does not understand {message!r}; send {_CRUNCHER}")
 
 
 class Asker(Actor):
@@ -155,6 +181,9 @@ class Asker(Actor):
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, tuple) and message and message[0] == "ask":
+            if len(message) != 4:
+                raise ValueError(f"an Asker's request is (\"ask\", ref, question, timeout), "
+                                 f"not {message!r}")
             _, other, question, timeout = message
             return other.ask(question).result(timeout)
         return f"{self.ref.name} is here"
@@ -172,8 +201,10 @@ class Fragile(Actor):
         if message == "poison":
             if multiprocessing.parent_process() is None:
                 raise RuntimeError("poison ends a process actor's process; this actor runs in "
-                                   "the main process, which it will not end")
+                                   "the main process, which it will not end: spawn it with "
+                                   "backend='process'")
             os._exit(POISON_EXIT)
         if isinstance(message, bool) or not isinstance(message, (int, float)):
-            raise ValueError(f"cannot double {message!r}")
+            raise ValueError(f"cannot double {message!r}; send a number (or \"poison\" to "
+                             f"end a process actor's process)")
         return 2 * message
