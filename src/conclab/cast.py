@@ -15,7 +15,9 @@ which the child cannot import (chapter 01). So every class here can run on every
 5. ``Fragile`` doubles numbers, refuses anything else, and ends its process on ``"poison"``:
    the worker a supervisor restarts (the chapter's second exercise).
 
-Messages are tuples whose first item names the request, so that they pickle anywhere.
+A request is a tuple whose first item names it (the counter's and ``Fragile``'s are single
+values), made of plain data, so that it pickles for any backend. A request that does not fit
+is refused with a ``ValueError`` that says what to send instead; the actor lives on.
 """
 
 from __future__ import annotations
