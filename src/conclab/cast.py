@@ -17,7 +17,8 @@ which the child cannot import (chapter 01). So every class here can run on every
 
 A request is a tuple whose first item names it (the counter's and ``Fragile``'s are single
 values), made of plain data, so that it pickles for any backend. A request that does not fit
-is refused with a ``ValueError`` that says what to send instead; the actor lives on.
+is refused with a ``ValueError`` that says what to send instead: an asker gets it and the
+actor lives on; on a tell it stops the actor, as every failure on a tell does.
 """
 
 from __future__ import annotations
