@@ -186,3 +186,24 @@ def test_background_loop_cancels_what_is_left_and_can_be_released_from_its_own_t
     assert cancelled.wait(10)  # the stop cancelled the task still waiting
     with pytest.raises(RuntimeError, match="release\\(\\) without acquire\\(\\).*once"):
         background.release()
+
+
+def test_close_queue_closes_a_queue_this_process_only_read(start_method: str) -> None:
+    ctx = lifecycle.get_context(start_method)
+    q = ctx.Queue()
+    child = ctx.Process(target=q.put, args=("hello",))
+    child.start()
+    try:
+        assert q.get(timeout=60) == "hello"
+    finally:
+        lifecycle.stop_processes([child])
+    lifecycle.close_queue(q)
+    assert q._reader.closed and q._writer.closed  # the autouse check then finds no pipe open
+
+
+def test_close_queue_also_closes_one_this_process_put_to() -> None:
+    q = lifecycle.get_context().Queue()
+    q.put(1)
+    assert q.get(timeout=10) == 1
+    lifecycle.close_queue(q)
+    assert q._reader.closed and q._writer.closed

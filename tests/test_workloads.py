@@ -223,3 +223,22 @@ def test_spin_does_exactly_the_units_asked_for() -> None:
         workloads.spin(0.1, units=10)
     with pytest.raises(ValueError, match="seconds=... or units=..."):
         workloads.spin()
+
+
+def _dies_at_once(*args) -> None:
+    import os
+
+    os._exit(3)
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
+                    reason="the patched target reaches the child only by fork")
+def test_a_worker_process_that_dies_before_it_works_fails_the_run_at_once(monkeypatch):
+    # Not at the run's deadline (60 s): a kernel interrupt that reaches the children, or a
+    # child that cannot import its target, must not hold the notebook for a minute.
+    monkeypatch.setattr(workloads, "_process_main", _dies_at_once)
+    started = clock()
+    with pytest.raises(RuntimeError, match=r"ended before it started working: process-\d "
+                                           r"\(exit code 3\)"):
+        run("process", "cpu", 2, seconds=0.01, start_method="fork", timeout=60)
+    assert clock() - started < 20

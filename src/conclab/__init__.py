@@ -21,6 +21,7 @@ below it, never above (import-linter's ``layers`` contract in ``pyproject.toml``
         eventloop      the event loop under load: task storms, a lag probe, generator actors
         check          the setup check: one piece of work as a thread, a process, a coroutine
         pipelines      producers and consumers across processes, and timings of four queues
+        feeds          chapter 07's publishers and subscribers: recorder actors, a sensor process
         cast           the actors chapter 06 runs on every backend: accounts, counters, crunchers
     communication      the three patterns: how tasks of any model talk
         queues         BridgeQueue (threads and coroutines share one queue), ProcessQueue

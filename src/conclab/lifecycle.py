@@ -38,7 +38,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 __all__ = ["START_METHOD_ENV", "default_start_method", "start_methods", "get_context",
-           "check_seconds", "stop_processes", "FreshRun", "run_in_fresh_loop", "BackgroundLoop"]
+           "check_seconds", "stop_processes", "close_queue", "FreshRun", "run_in_fresh_loop", "BackgroundLoop"]
 
 START_METHOD_ENV = "CONCLAB_START_METHOD"
 """Environment variable that overrides the platform's default start method for the course."""
@@ -131,6 +131,28 @@ def stop_processes(processes: Iterable[Any], *, grace: float = 2.0) -> None:
         if p.is_alive():  # SIGTERM can be ignored or arrive while the child is stuck
             p.kill()
             p.join(5.0)  # SIGKILL cannot be ignored: this only waits for the OS to reap it
+
+
+def close_queue(q: Any, *, timeout: float = 5.0) -> None:
+    """Close a ``multiprocessing`` queue in this process: its feeder thread and both pipe ends.
+
+    ``Queue.close()`` alone closes the pipe only through the feeder thread, which starts on
+    the first ``put``: in a process that only got from the queue, both ends stay open until
+    the queue object is garbage collected. This closes them now. A feeder that cannot flush
+    within ``timeout`` (nobody reads the pipe) is abandoned with ``cancel_join_thread``, and
+    what it still held is lost, as that method documents.
+    """
+    check_seconds(timeout)
+    q.close()
+    feeder = getattr(q, "_thread", None)
+    if feeder is not None:
+        feeder.join(timeout)
+        if feeder.is_alive():
+            q.cancel_join_thread()
+    q.join_thread()
+    for end in (getattr(q, "_reader", None), getattr(q, "_writer", None)):
+        if end is not None and not end.closed:
+            end.close()
 
 
 # --- a fresh event loop in a helper thread -----------------------------------------------------

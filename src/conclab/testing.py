@@ -82,6 +82,11 @@ _FD_DIR = "/proc/self/fd"
 _SHM_DIR = "/dev/shm"
 # Libraries (OpenSSL, older CPythons) open these on first use and keep them for good.
 _KEPT_FILES = frozenset({"/dev/urandom", "/dev/random"})
+# Inside a Jupyter kernel, ZeroMQ opens an eventfd and an epoll instance for each context and
+# socket the kernel makes, lazily (a figure or a widget's first message can be the trigger):
+# none is the chapter's. An event loop the chapter leaves open is still seen, by its self-pipe
+# sockets and as a running loop.
+_KERNEL_INODES = frozenset({"anon_inode:[eventfd]", "anon_inode:[eventpoll]"})
 
 
 @dataclass(frozen=True)
@@ -270,8 +275,10 @@ def _address(addr: Any) -> str:
 def _fd_leftovers(base: Snapshot) -> list[str]:
     """One line per thing opened since ``base`` and still open, with its descriptor numbers."""
     now = _open_fds()
+    kernel = "ipykernel" in sys.modules
     new = {fd: target for fd, target in now.items()
-           if (fd, target) not in base.fds and target not in _KEPT_FILES}
+           if (fd, target) not in base.fds and target not in _KEPT_FILES
+           and not (kernel and target in _KERNEL_INODES)}
     if not new:
         return []
     kept = _kept_fds() | _process_fds()

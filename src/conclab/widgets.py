@@ -128,7 +128,7 @@ class Replay(Frames):
         self.duration_ms = (last - self.origin) * 1e3
         self.workers = plots.lanes(trace)
         self._spans = sorted(getattr(trace, "spans", trace), key=lambda s: s.start)
-        view = plots.SvgTimeline(origin=self.origin, span=self.duration_ms / 1e3,
+        view = plots.SvgTimeline(origin=self.origin, span=self.duration_ms / 1e3 or None,
                                  workers=self.workers)
         for s in self._spans:
             view.span(s.worker, s.state, s.start, s.end, s.label)

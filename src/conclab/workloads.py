@@ -443,12 +443,13 @@ async def _awork(share: Share, name: str, observer: Observer | None,
 
 
 def _process_main(name: str, share: Share, rate: float, observer: Observer | None,
-                  barrier: Any, deadline: float) -> None:
-    """Entry point of a child process: adopt the parent's calibration, line up, work."""
+                  ready: Any, go: Any, deadline: float) -> None:
+    """Entry point of a child process: adopt the parent's calibration, say ready, wait, work."""
     global _rate
     _rate = rate  # calibrating again here would measure while the siblings compete
-    barrier.wait(max(0.0, deadline - clock()))
-    _work(share, name, observer, deadline)
+    ready.release()
+    if go.wait(max(0.0, deadline - clock())):
+        _work(share, name, observer, deadline)
 
 
 def _thread_main(name: str, share: Share, observer: Observer | None,
@@ -523,19 +524,17 @@ def _run_processes(names: list[str], share: Share, observer: Observer | None,
     """Run one process per name, relaying spans live; return the elapsed time."""
     ctx = lifecycle.get_context(start_method)
     rate = calibrate()
-    barrier = ctx.Barrier(len(names) + 1)
+    ready, go = ctx.Semaphore(0), ctx.Event()
     with Relay(observer if observer is not None else NULL_OBSERVER, ctx) as relay:
         forward = relay.observer if observing(observer) else None
         procs = [ctx.Process(target=_process_main, name=n,
-                             args=(n, share, rate, forward, barrier, deadline))
+                             args=(n, share, rate, forward, ready, go, deadline))
                  for n in names]
         try:
             for p in procs:
                 p.start()
-            try:
-                barrier.wait(max(0.0, deadline - clock()))
-            except threading.BrokenBarrierError:
-                raise TimeoutError("run: the worker processes did not all start in time") from None
+            _wait_ready(procs, ready, deadline)
+            go.set()
             t0 = clock()
             for p in procs:
                 p.join(max(0.0, deadline - clock()) + _GRACE)
@@ -548,6 +547,23 @@ def _run_processes(names: list[str], share: Share, observer: Observer | None,
         finally:
             lifecycle.stop_processes(procs)
     return elapsed
+
+
+def _wait_ready(procs: list[Any], ready: Any, deadline: float) -> None:
+    """Wait until every child has said it is ready; fail fast if one died on the way.
+
+    A barrier would wait for a dead child until the deadline (a minute, a kernel interrupt
+    that reached the children too, a child that could not import its target): this checks
+    the children between short waits.
+    """
+    for _ in procs:
+        while not ready.acquire(timeout=0.1):
+            dead = [f"{p.name} (exit code {p.exitcode})" for p in procs if p.exitcode is not None]
+            if dead:
+                raise RuntimeError("run: a worker process ended before it started working: "
+                                   + ", ".join(dead))
+            if clock() > deadline:
+                raise TimeoutError("run: the worker processes did not all start in time")
 
 
 class _Guarded:

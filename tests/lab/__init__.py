@@ -1,0 +1,8 @@
+"""Helpers for ``tests/test_lab.py``: drive the course in a real JupyterLab with Playwright.
+
+- ``server``: a JupyterLab on 127.0.0.1, an OS-chosen port and a random token, serving copies
+  of the chapters, started with the worktree's package on ``PYTHONPATH`` and always stopped.
+- ``notebook``: one open chapter in the browser (run all, interrupt, restart, add a cell) and
+  what its cells show (errors, widgets), read from JupyterLab's own notebook model.
+- ``presses``: widgets with a button a reader presses, and what must change afterwards.
+"""
