@@ -109,6 +109,9 @@ CHAPTERS: dict[str, Chapter] = {
     "04_costs": Chapter("table = costs.measure(quick=True)", interrupt_after=1.0),
     # Interrupted while it times four queues, child processes included.
     "05_queues": Chapter("rows = pipelines.compare(", interrupt_after=0.5),
+    # Interrupted while the fetcher (on the loop) and the cruncher (a process) work together;
+    # the with block stops both, and the interrupt reaches the cruncher's process too.
+    "06_actors": Chapter("fetcher.tell((\"fetch\", page))", interrupt_after=0.1),
     # Interrupted while publishers flood a slow subscriber under each policy.
     "07_pubsub": Chapter("flooded = {policy: flood(policy)", interrupt_after=0.2),
     "08_scheduler": Chapter("words = {\"client-0\": [\"hello\", \"world\"]", interrupt_after=0.1,
