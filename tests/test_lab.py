@@ -110,6 +110,9 @@ CHAPTERS: dict[str, Chapter] = {
     # Interrupted while a child process answers the pickling sweep: its finally must stop
     # the child and close both queues.
     "05_queues": Chapter("sweep[len(pickle.dumps(item))]", interrupt_after=0.3),
+    # Interrupted while the fetcher (on the loop) and the cruncher (a process) work together;
+    # the with block stops both, and the interrupt reaches the cruncher's process too.
+    "06_actors": Chapter("fetcher.tell((\"fetch\", page))", interrupt_after=0.1),
     # Interrupted while publishers flood a slow subscriber under each policy.
     "07_pubsub": Chapter("flooded = {policy: flood(policy)", interrupt_after=0.2),
     "08_scheduler": Chapter("words = {\"client-0\": [\"hello\", \"world\"]", interrupt_after=0.1,
