@@ -283,6 +283,18 @@ def test_a_with_block_stops_the_actor_and_the_observer_sees_each_message(kit: Ki
     assert seen.spans == [("probe", "run", one, True), ("probe", "run", two, True)]
 
 
+def test_an_async_on_receive_is_reported_step_by_step_its_awaits_as_waits(kit: Kit) -> None:
+    # One "run" span from receive to answer would call every await "run": an actor that only
+    # waited for I/O would look busy on a timeline. AsyncProbe's echo awaits three times.
+    seen = Recorder()
+    with kit.spawn(AsyncProbe, name="aprobe", observer=seen) as probe:
+        assert probe.ask(("echo", 1)).result(T) == 2
+        with pytest.raises(ValueError, match="no"):
+            probe.ask(("raise", "no")).result(T)
+    steps = [("aprobe", state, "('echo', 1)", True) for state in ["run", "wait"] * 3 + ["run"]]
+    assert seen.spans == steps + [("aprobe", "run", "('raise', 'no')", True)]
+
+
 # --- deadlocks ---------------------------------------------------------------------------------
 
 def test_two_actors_asking_each_other_get_an_error_naming_the_cycle(kit: Kit) -> None:

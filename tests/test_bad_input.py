@@ -32,8 +32,9 @@ from typing import Any
 
 import pytest
 
-from conclab import (bench, boundary, check, costs, eventloop, hooks, lifecycle, machine,
-                     playground, plots, scheduler, sharing, testing, trace, widgets, workloads)
+from conclab import (actors, bench, boundary, cast, check, costs, eventloop, hooks, lifecycle,
+                     machine, playground, plots, scheduler, sharing, testing, trace, widgets,
+                     workloads)
 
 NAN = float("nan")
 ANONYMOUS = lambda x: x  # noqa: E731 - module level, as in a cell: pickle looks it up by name
@@ -209,6 +210,29 @@ def relay_through(observer: Any, context: Any = None) -> None:
 def gil_row(**kw: Any) -> costs.GilRow:
     """The GIL row, as small as it goes."""
     return costs.gil_speedups(0.001, **{"repeats": 1, **kw})
+
+
+def on_actor(cls: type[actors.Actor], fn: Callable[[actors.ActorRef], object], *,
+             backend: str = "thread", stopped: bool = False) -> Callable[[], object]:
+    """A call of ``fn(ref)`` on a fresh actor of ``cls`` (stopped first if ``stopped``),
+    stopped and joined after, whatever ``fn`` did."""
+    def call() -> object:
+        ref = actors.spawn(cls, backend=backend, timeout=30)
+        try:
+            if stopped:
+                ref.stop()
+                ref.join(10)
+            return fn(ref)
+        finally:
+            ref.stop(immediate=True)
+            ref.join(10)
+    return call
+
+
+def ask_in_a_circle() -> object:
+    """Ask actor a to ask b to ask a: in one process, the wait that closes the circle."""
+    with actors.spawn(cast.Asker, name="a") as a, actors.spawn(cast.Asker, name="b") as b:
+        return a.ask(("ask", b, ("ask", a, "hi", 5), 5)).result(10)
 
 
 def xfail(reason: str) -> pytest.MarkDecorator:
@@ -498,6 +522,69 @@ CASES: list[Case] = [
          ValueError, r"span must be .*not -1", r"> 0"),
     Case("plots.SvgTimeline-negative-width", lambda: plots.SvgTimeline(width=-1),
          ValueError, r"width must be .*not -1", r"pixels"),
+    # actors
+    Case("actors.spawn-not-an-actor", lambda: actors.spawn(dict),
+         TypeError, r"not class dict", r"define `class MyActor\(Actor\)`"),
+    Case("actors.spawn-an-instance", lambda: actors.spawn(cast.Account()),
+         TypeError, r"not an instance of Account", r"pass the class itself"),
+    Case("actors.spawn-unknown-backend", lambda: actors.spawn(cast.Account, backend="fiber"),
+         ValueError, r"unknown backend 'fiber'", r"use one of thread, process, asyncio"),
+    Case("actors.spawn-args-not-a-tuple", lambda: actors.spawn(cast.Account, args=5),
+         TypeError, r"not int 5", r"args=\(x,\)"),
+    Case("actors.spawn-nan-timeout", lambda: actors.spawn(cast.Account, timeout=NAN),
+         ValueError, r"not nan", r"timeout must be >= 0 seconds"),
+    Case("actors.spawn-start-method-for-a-thread",
+         lambda: actors.spawn(cast.Account, method="spawn"),
+         TypeError, r"not 'thread'", r"for backend='process' only"),
+    Case("actors.spawn-init-raises", lambda: actors.spawn(cast.Account, args=(1, 2, 3)),
+         actors.ActorStartError, r"failed to start: TypeError", r"in __init__ or on_start"),
+    Case("actors.ActorRef.tell-after-stop",
+         on_actor(cast.Account, lambda ref: ref.tell(("deposit", 1)), stopped=True),
+         actors.ActorDeadError, r"takes no more messages: it was stopped", r"spawn a new one"),
+    Case("actors.ActorRef.tell-negative-timeout",
+         on_actor(cast.Account, lambda ref: ref.tell(("deposit", 1), timeout=-1)),
+         ValueError, r"not -1", r"pass timeout=None"),
+    Case("actors.ActorRef.ask-unpicklable-to-a-process",
+         on_actor(cast.Account, lambda ref: ref.ask(("deposit", ANONYMOUS)), backend="process"),
+         TypeError, r"cannot send .* to process actor .*pickling it failed",
+         r"send plain data", seconds=30),
+    Case("actors.ActorRef.join-still-running",
+         on_actor(cast.Account, lambda ref: ref.join(0.01)),
+         TimeoutError, r"still running after 0.01 s", r"call stop\(\) first"),
+    Case("actors.ActorRef.ask_async-outside-a-loop",
+         on_actor(cast.Account, lambda ref: ref.ask_async(("balance",)).send(None)),
+         RuntimeError, r"must be awaited in an event loop",
+         r"ref\.ask\(message\)\.result\(timeout\)"),
+    Case("actors.Answer.result-on-the-actors-own-loop",
+         on_actor(cast.Asker, lambda ref: ref.ask(("ask", ref, "hi", 5)).result(10),
+                  backend="asyncio"),
+         RuntimeError, r"would block the event loop", r"await ref\.ask_async\(message\)"),
+    Case("actors.Answer.result-asking-in-a-circle", ask_in_a_circle,
+         actors.ActorDeadlockError, r"'b' -> 'a' -> 'b'", r"answer by tell"),
+    # cast
+    Case("cast.Account-negative-deposit",
+         on_actor(cast.Account, lambda ref: ref.ask(("deposit", -5)).result(10)),
+         ValueError, r"not \[-5\]", r"one number >= 0"),
+    Case("cast.Account-nan-withdrawal",
+         on_actor(cast.Account, lambda ref: ref.ask(("withdraw", NAN)).result(10)),
+         ValueError, r"not \[nan\]", r"one number >= 0"),
+    Case("cast.Account-not-a-tuple",
+         on_actor(cast.Account, lambda ref: ref.ask("balance").result(10)),
+         ValueError, r"not 'balance'", r"send \(\"deposit\", amount\)"),
+    Case("cast.Counter-unknown-message",
+         on_actor(cast.Counter, lambda ref: ref.ask("reset").result(10)),
+         ValueError, r"not 'reset'", r"takes 'increment' and 'value'"),
+    Case("cast.Cruncher-negative-units", lambda: actors.spawn(cast.Cruncher, args=(-1,)),
+         actors.ActorStartError, r"not -1", r"workloads\.units_for\(seconds\)"),
+    Case("cast.Fragile-poison-on-a-thread",
+         on_actor(cast.Fragile, lambda ref: ref.ask("poison").result(10)),
+         RuntimeError, r"runs in the main process", r"backend='process'"),
+    Case("cast.Fragile-not-a-number",
+         on_actor(cast.Fragile, lambda ref: ref.ask("x").result(10)),
+         ValueError, r"cannot double 'x'", r"send a number"),
+    Case("cast.Asker-short-request",
+         on_actor(cast.Asker, lambda ref: ref.ask(("ask", ref)).result(10)),
+         ValueError, r"not \('ask', ", r"\(\"ask\", ref, question, timeout\)"),
 ]
 
 
@@ -509,7 +596,8 @@ def test_bad_input_says_what_was_wrong_and_what_to_do(case: Case) -> None:
 
 def test_the_catalogue_covers_every_module_with_unique_ids() -> None:
     modules = {"lifecycle", "hooks", "machine", "testing", "boundary", "sharing", "eventloop",
-               "check", "costs", "scheduler", "bench", "trace", "workloads", "widgets", "plots"}
+               "check", "costs", "scheduler", "bench", "trace", "workloads", "widgets", "plots",
+               "actors", "cast"}
     assert modules <= {c.module for c in CASES}
     assert len({c.id for c in CASES}) == len(CASES)
     for c in CASES:  # a typo in a regex should fail here, not read as a bad message
@@ -565,3 +653,18 @@ def test_a_bad_switch_interval_in_the_environment_stops_the_import(value: str) -
     assert f"CONCLAB_SWITCH_INTERVAL={value!r} is not a positive number" in done.stderr
     assert "try 0.005, the default, or 1e-6); unset it to keep the default" in done.stderr
 
+
+ACTOR_NAME = "conclab_bad_input_cell_actor"
+
+
+@pytest.mark.parametrize("method", [m for m in lifecycle.start_methods() if m != "fork"])
+def test_a_process_actor_class_defined_in_main_says_to_move_it_into_a_module(
+        method: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A class that lives only in this process's __main__, as a notebook cell's does.
+    cell_actor = type(ACTOR_NAME, (actors.Actor,), {"__module__": "__main__",
+                                                    "__qualname__": ACTOR_NAME})
+    monkeypatch.setattr(sys.modules["__main__"], ACTOR_NAME, cell_actor, raising=False)
+    run_case(Case(f"actors.spawn-process-class-in-main-under-{method}",
+                  lambda: actors.spawn(cell_actor, backend="process", method=method, timeout=60),
+                  actors.ActorStartError, rf"ended .* before the actor started.*{ACTOR_NAME}",
+                  r"define the class at module level in an importable module", seconds=60))

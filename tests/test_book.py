@@ -417,9 +417,11 @@ def test_solutions_are_collapsed_and_tracebacks_only_where_they_are_the_lesson(b
         shown = page.evaluate("""() => {
             const open = Array.from(document.querySelectorAll('details[open]'))
                 .map(d => d.innerText.slice(0, 40));
+            // checkVisibility: a closed <details> hides its content with content-visibility,
+            // which keeps the boxes' sizes, so sizes alone would call it visible.
             const cells = Array.from(document.querySelectorAll('div.cell.tag_hide-cell'))
                 .filter(c => Array.from(c.querySelectorAll('.cell_input, .cell_output'))
-                    .some(e => e.offsetParent !== null && e.getBoundingClientRect().height > 0))
+                    .some(e => e.checkVisibility({visibilityProperty: true})))
                 .map(c => c.innerText.slice(0, 40));
             return open.concat(cells); }""")
         assert not shown, f"{name}: solutions shown before the reader asks: {shown[:3]}"

@@ -107,12 +107,18 @@ CHAPTERS: dict[str, Chapter] = {
                           press={"playground": 1}),
     "03_coroutines": Chapter("task_storm(100_000)", press={"playground": 1}),
     "04_costs": Chapter("table = costs.measure(quick=True)", interrupt_after=1.0),
-    # Interrupted while it times four queues, child processes included.
-    "05_queues": Chapter("rows = pipelines.compare(", interrupt_after=0.5),
+    # Interrupted while a child process answers the pickling sweep: its finally must stop
+    # the child and close both queues.
+    "05_queues": Chapter("sweep[len(pickle.dumps(item))]", interrupt_after=0.3),
+    # Interrupted while the fetcher (on the loop) and the cruncher (a process) work together;
+    # the with block stops both, and the interrupt reaches the cruncher's process too.
+    "06_actors": Chapter("fetcher.tell((\"fetch\", page))", interrupt_after=0.1),
     # Interrupted while publishers flood a slow subscriber under each policy.
     "07_pubsub": Chapter("flooded = {policy: flood(policy)", interrupt_after=0.2),
     "08_scheduler": Chapter("words = {\"client-0\": [\"hello\", \"world\"]", interrupt_after=0.1,
                             press={"stepper": 1}),
+    # Mid-way through the four placements: a server and its actors are up, clients are busy.
+    "09_fusion": Chapter("results = {p.name: await measure(p)", interrupt_after=1.0),
     # Mid-way through the course's own round trips (a child started, 3,000 trips): everything
     # the chapter keeps across cells (children, the Dask cluster, ZeroMQ contexts) is closed.
     "10_beyond_one_machine": Chapter("trips[\"conclab ProcessQueue ping-pong\"]",

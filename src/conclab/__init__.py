@@ -22,6 +22,8 @@ below it, never above (import-linter's ``layers`` contract in ``pyproject.toml``
         check          the setup check: one piece of work as a thread, a process, a coroutine
         pipelines      producers and consumers across processes, and timings of four queues
         feeds          chapter 07's publishers and subscribers: recorder actors, a sensor process
+        cast           the actors chapter 06 runs on every backend: accounts, counters, crunchers
+        fusion         the fused program: asyncio front end, thread and process stages, gateway
         engines        the patterns on ZeroMQ and Dask: children, tasks, the kernel's own sockets
     communication      the three patterns: how tasks of any model talk
         queues         BridgeQueue (threads and coroutines share one queue), ProcessQueue

@@ -239,6 +239,45 @@ def _installed_prefixes() -> tuple[str, ...]:
     return tuple(sorted({os.path.join(os.path.realpath(p), "") for p in paths if p}))
 
 
+def _kernel_fds(base: Snapshot) -> set[int]:
+    """Descriptors of the event loops the kernel runs on threads of its own, and of IPython's
+    history database: JupyterLab makes a kernel open these lazily (a "subshell" thread with
+    its own loop, the history writer), so they can appear after the chapter's baseline.
+
+    A loop counts as the kernel's when its thread is an ipykernel thread or was alive at the
+    baseline, the same rule ``leftovers`` applies to running loops.
+    """
+    if "ipykernel" not in sys.modules:
+        return set()
+    kernel = {t.ident for t in threading.enumerate()
+              if type(t).__module__.startswith("ipykernel")} | set(base.thread_idents)
+    fds: set[Any] = set()
+    for obj in gc.get_objects():
+        if isinstance(obj, asyncio.AbstractEventLoop) and not obj.is_closed() and (
+                getattr(obj, "_thread_id", None) in kernel or obj is _own_loop()):
+            selector = getattr(obj, "_selector", None)
+            fds.add(getattr(selector, "fileno", lambda: None)())
+            fds.update(getattr(getattr(obj, name, None), "fileno", lambda: None)()
+                       for name in ("_ssock", "_csock"))
+    shell = sys.modules.get("IPython.core.history")
+    if shell is not None:
+        for obj in gc.get_objects():
+            if isinstance(obj, shell.HistoryManager):
+                fds.update(_sqlite_fds(str(getattr(obj, "hist_file", ""))))
+    return {fd for fd in fds if isinstance(fd, int) and fd >= 0}
+
+
+def _sqlite_fds(path: str) -> set[int]:
+    """This process's descriptors open on an SQLite database file (and its journal)."""
+    if not path:
+        return set()
+    found = set()
+    for fd, target in _open_fds().items():
+        if target == path or target.startswith(path + "-"):
+            found.add(fd)
+    return found
+
+
 def _library_file(fd: int, target: str) -> bool:
     """True for an installed package's data file open read-only (matplotlib keeps its fonts)."""
     if not target.startswith(_installed_prefixes()):
@@ -281,7 +320,7 @@ def _fd_leftovers(base: Snapshot) -> list[str]:
            and not (kernel and target in _KERNEL_INODES)}
     if not new:
         return []
-    kept = _kept_fds() | _process_fds()
+    kept = _kept_fds() | _process_fds() | _kernel_fds(base)
     # mmap keeps a duplicate of the descriptor it maps (a heap arena, a SharedMemory): what
     # points at the same object as a kept descriptor is kept too.
     kept_targets = {now[fd] for fd in kept if fd in now}

@@ -213,8 +213,9 @@ class _RunWatch:
         return now
 
     def close(self) -> None:
-        """Report the run in progress."""
-        if self.out is not None:
+        """Report the run in progress (none if a gap ended just as the work did: a run of no
+        length after a wait would look like a turn of its own)."""
+        if self.out is not None and self.prev > self.start:
             self.out.span(self.worker, "run", self.start, self.prev, self.label)
 
 

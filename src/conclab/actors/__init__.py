@@ -48,7 +48,9 @@ Semantics, the same on every backend (the tests check each once per backend):
   ask is in sight.
 - With an ``observer``, every message gives a "send" event (when told or asked) and a
   "receive" event (when the actor takes it) with the same sender, receiver and label, and a
-  "run" span while ``on_receive`` runs; without one, nothing is reported and nothing is paid.
+  "run" span while ``on_receive`` runs; an ``async def on_receive`` gives a "run" span per
+  step and a "wait" span for each ``await`` between them, so an actor that waits for I/O does
+  not look busy. Without an observer, nothing is reported and nothing is paid.
 
 Roads not taken: Pykka's proxies (attribute access as messages hides where the waiting is);
 one thread per actor for asyncio actors too (it would cost a thread each, which is what the

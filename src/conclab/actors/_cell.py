@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import types
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -58,6 +59,8 @@ class Cell:
         self.handled = 0
         self.busy_with: Any = None  # the message in hand (for repr)
         self.busy_asker: str | None = None  # the actor that asked it, if one did
+        self.busy_label = ""  # its label on a timeline (observed actors only)
+        self._started_at: float | None = None  # when its first step began (observed actors)
         self.stopped = threading.Event()
         self.decode: Callable[[Any], Any] | None = None  # a process actor's: bytes -> message
         self.taken: Callable[[], None] | None = None  # a process actor's: free a mailbox slot
@@ -180,7 +183,12 @@ class Cell:
     def _on_own_loop(self, hook: Callable[[Any], Any]) -> Callable[[Any], Any]:
         """``hook`` (an ``async def``) as a plain call that runs it on this cell's own loop."""
         def run(message: Any) -> Any:
-            return self._call(hook, message)
+            result = hook(message)
+            if self.observer is not None:
+                result = self._steps(result)
+            if self._runner is None:
+                self._runner = asyncio.Runner()
+            return self._runner.run(_awaited(result))
         return run
 
     # -- the life, as a task (asyncio backend) -----------------------------------------------
@@ -239,7 +247,8 @@ class Cell:
                     try:
                         value = receive(env[0])
                         if asynchronous:
-                            value = await value
+                            value = await (value if self.observer is None
+                                           else self._steps(value))
                     except Exception as exc:
                         if not self._done(env, False, exc):
                             await self._acall_hook("on_failure", exc)
@@ -270,6 +279,7 @@ class Cell:
             self.busy_asker = env[2]
         if self.observer is not None:
             self._started_at = self._report_receive(env)
+            self.busy_label = env[3][1] if env[3] else ""
         self.busy_with = env[0]
         return True
 
@@ -277,7 +287,7 @@ class Cell:
         """After handling ``env``: answer it; False if a told message failed (stop now)."""
         self.busy_with = None
         self.handled += 1
-        if self.observer is not None:
+        if self.observer is not None and self._started_at is not None:
             label = env[3][1] if env[3] else ""
             self.observer.span(self.name, "run", self._started_at, clock(), label)
         reply = env[1]
@@ -293,6 +303,45 @@ class Cell:
             return True
         self._fail(value)
         return False
+
+    @types.coroutine
+    def _steps(self, awaitable: Any) -> Generator[Any, Any, Any]:
+        """Await an ``async def on_receive`` one step at a time, reporting each step as a
+        "run" span and each suspension between two steps as a "wait" span.
+
+        A single span from receive to answer would call the whole ``await asyncio.sleep(1)``
+        "run": a timeline would show an I/O-bound actor busy while it only waited, and any
+        overlap read from it would be wrong. Every value the coroutine yields (a future for
+        the loop) passes through unchanged, and whatever the loop sends or throws in goes back
+        to it, cancellation included; only observed actors pay for it.
+        """
+        assert self.observer is not None
+        report, name = self.observer.span, self.name
+        label = self.busy_label
+        start, self._started_at = self._started_at, None  # reported here, not by _done
+        steps = awaitable.__await__()
+        sent: Any = None
+        thrown: BaseException | None = None
+        while True:
+            try:
+                yielded = steps.send(sent) if thrown is None else steps.throw(thrown)
+            except StopIteration as done:  # the answer (PEP 479: return it, never re-raise)
+                report(name, "run", start, clock(), label)
+                return done.value
+            except BaseException:  # what the hook raised
+                report(name, "run", start, clock(), label)
+                raise
+            paused = clock()
+            report(name, "run", start, paused, label)
+            try:
+                sent, thrown = (yield yielded), None
+            except GeneratorExit:
+                steps.close()
+                raise
+            except BaseException as exc:  # cancellation, or the loop's error for a future
+                sent, thrown = None, exc
+            start = clock()
+            report(name, "wait", paused, start, label)
 
     def _report_receive(self, env: Envelope) -> float:
         """Report the receive of ``env`` (matching its send); return the time it starts."""
