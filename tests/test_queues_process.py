@@ -270,6 +270,36 @@ def test_close_is_bounded_and_lets_a_child_with_unread_items_exit() -> None:
         lifecycle.stop_processes([child])
 
 
+def die_holding_the_lock(pq: ProcessQueue[Any]) -> None:
+    """Child: take the queue's shared lock and die without giving it back (as a kill mid-put)."""
+    import os
+    pq._lock.acquire()
+    os._exit(3)
+
+
+def test_a_child_that_died_holding_the_lock_makes_calls_fail_not_hang(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from conclab.queues import _process
+    monkeypatch.setattr(_process, "_LOCK_PATIENCE", 0.2)
+    ctx = lifecycle.get_context()
+    pq = ProcessQueue[int]()
+    child = ctx.Process(target=die_holding_the_lock, args=(pq,))
+    child.start()
+    try:
+        child.join(T)
+        assert child.exitcode == 3
+        for call in (lambda: pq.put(1), lambda: pq.get(timeout=T), pq.shutdown):
+            start = time.monotonic()
+            with pytest.raises(RuntimeError, match="killed while it held it"):
+                call()
+            assert time.monotonic() - start < T / 2
+        start = time.monotonic()
+        pq.close()  # a with block around the queue still ends
+        assert time.monotonic() - start < T / 2
+    finally:
+        lifecycle.stop_processes([child])
+
+
 class Recorder:
     """An observer that keeps (kind, time, sender, receiver, label) in the order reported."""
 

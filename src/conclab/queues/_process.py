@@ -20,6 +20,12 @@ How it works, in a few sentences:
    (``loop.add_reader``, see ``_readable``) and wakes the first waiting task, which takes an
    item itself in that same step, so a task cancelled at that moment takes none.
 
+5. The shared lock is held only for a few counter updates, so nobody waits for it long; but a
+   process killed while holding it (an interrupt that lands just as a put takes it, or
+   ``terminate()``) never gives it back. Every acquisition is therefore bounded: past
+   ``_LOCK_PATIENCE`` seconds the call raises ``RuntimeError`` that says so, and ``close()``
+   shuts the queue down without the lock, so that a ``with`` block still ends.
+
 It needs a selector event loop (the default on Linux and macOS, not Windows' proactor). A
 message larger than the pipe's buffer (64 KiB on Linux) can hold a loop while its writer
 finishes writing it; share big data through shared memory or files instead.
@@ -51,6 +57,26 @@ _STATE, _RESERVED, _GOT, _OBSERVED = range(4)  # slots of the shared array
 _OPEN, _SHUT, _IMMEDIATE = 0, 1, 2
 _WAKE = None  # the token that wakes consumers after shutdown (items are always bytes or tuples)
 _QUIET = 0.05  # close() stops discarding once the pipe stayed empty this long (seconds)
+_LOCK_PATIENCE = 5.0  # seconds: the shared lock is held for microseconds unless its holder died
+
+
+class _Held:
+    """``with _Held(lock):`` acquires ``lock`` within ``_LOCK_PATIENCE`` seconds, or raises."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self, lock: Any) -> None:
+        self._lock = lock
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(True, _LOCK_PATIENCE):
+            raise RuntimeError(
+                f"the queue's lock was not free for {_LOCK_PATIENCE:g} s: a process was "
+                "probably killed while it held it (interrupted or terminated mid-put or "
+                "mid-get), and nobody can use this queue any more; close it and make another")
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
 
 
 class ProcessQueue(Generic[T]):
@@ -128,7 +154,7 @@ class ProcessQueue(Generic[T]):
     def qsize(self) -> int:
         """Items put (or being put) and not yet got, in all processes; 0 after an immediate
         shutdown."""
-        with self._lock:
+        with _Held(self._lock):
             if self._counts[_STATE] == _IMMEDIATE:
                 return 0
             return self._counts[_RESERVED] - self._counts[_GOT]
@@ -146,7 +172,7 @@ class ProcessQueue(Generic[T]):
         if self._counts[_OBSERVED]:
             payload = (payload, worker_name(), clock())
         deadline = None if not block or timeout is None else deadline_after(timeout)
-        with self._room:
+        with _Held(self._lock):
             while True:
                 if self._counts[_STATE] != _OPEN:
                     raise ShutDown("the queue was shut down, so it takes no more items; "
@@ -218,7 +244,7 @@ class ProcessQueue(Generic[T]):
         (with ``immediate=True`` they raise at once and what is left is discarded). Waiting
         consumers in every process wake: nobody needs to know how many there are.
         """
-        with self._lock:
+        with _Held(self._lock):
             state = self._counts[_STATE]
             self._counts[_STATE] = max(state, _IMMEDIATE if immediate else _SHUT)
             wake = self._finished_locked()
@@ -288,7 +314,10 @@ class ProcessQueue(Generic[T]):
         """
         if self._closed:
             return
-        self.shutdown(immediate=True)
+        try:
+            self.shutdown(immediate=True)
+        except RuntimeError:  # a dead process holds the lock: nobody can use the queue now
+            self._counts[_STATE] = _IMMEDIATE
         waiting = self._readers.waiting()
         if waiting:
             raise RuntimeError(f"{waiting} task(s) still await aget() on {self!r}; the queue "
@@ -317,7 +346,7 @@ class ProcessQueue(Generic[T]):
         self.close()
 
     def __repr__(self) -> str:
-        with self._lock:
+        with _Held(self._lock):
             state, reserved, got = (self._counts[i] for i in (_STATE, _RESERVED, _GOT))
         waiting = self._readers.waiting()
         status = ("", " shut down", " shut down immediately")[state]
@@ -334,12 +363,12 @@ class ProcessQueue(Generic[T]):
 
     def _finished(self) -> bool:
         """Shut down and nothing more to get."""
-        with self._lock:
+        with _Held(self._lock):
             return self._finished_locked()
 
     def _count(self, slot: int, step: int) -> None:
         """Add ``step`` to a counter, free a slot, send the token if that finished the queue."""
-        with self._room:
+        with _Held(self._lock):
             was = self._finished_locked()
             self._counts[slot] += step
             wake = not was and self._finished_locked()
