@@ -300,6 +300,14 @@ def test_a_child_that_died_holding_the_lock_makes_calls_fail_not_hang(
         lifecycle.stop_processes([child])
 
 
+def test_close_ends_even_when_an_interrupted_get_left_the_pipe_unreadable() -> None:
+    pq = ProcessQueue[int]()
+    pq._queue._writer.send_bytes(b"")  # what a get interrupted mid-message leaves: not a pickle
+    pq.close()  # discards without raising: a with block interrupted in a get still ends cleanly
+    with pytest.raises(ShutDown):
+        pq.get_nowait()
+
+
 class Recorder:
     """An observer that keeps (kind, time, sender, receiver, label) in the order reported."""
 

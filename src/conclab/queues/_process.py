@@ -332,6 +332,8 @@ class ProcessQueue(Generic[T]):
                 self._queue.get(True, min(_QUIET, max(0.0, deadline - time.monotonic())))
             except queue.Empty:
                 quiet = True
+            except Exception:  # noqa: BLE001 - a get interrupted mid-message (KeyboardInterrupt
+                break  # between a message's length and its bytes) left the pipe unreadable
         self._closed = True
         self._queue.put(_WAKE)  # the shutdown's own token may have been dropped above
         if not quiet:  # still being filled: do not wait for our feeder to get its turn
