@@ -252,8 +252,8 @@ def exercise_format_errors(cells: list[dict]) -> list[str]:
 def test_exercises_follow_the_course_format(path: Path) -> None:
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     tagged = {t for c in cells for t in c.get("metadata", {}).get("tags", [])}
-    if not tagged & {"exercise-stub", "exercise-check", "exercise-solution"}:
-        pytest.skip("this chapter's exercises are not in the course format yet")
+    assert {"exercise-stub", "exercise-check", "exercise-solution"} <= tagged, (
+        "every chapter has exercises in the course format (conclab.course's docstring)")
     assert exercise_format_errors(cells) == []
 
 
