@@ -5,7 +5,9 @@ copies of every chapter (see ``lab/server.py``); each chapter then gets a fresh 
 and kernel, and goes through what readers do:
 
 1. **Interrupt**: Run All, and once the chapter's long cell (``Chapter.interrupt``) has run
-   for ``interrupt_after`` seconds, press the interrupt button. That cell must show the
+   for ``interrupt_after`` seconds, interrupt the kernel as the toolbar's button does (timed
+   on the page from the kernel's own announcement of the cell, so that the interrupt lands
+   inside a cell of a second even on a busy machine). That cell must show the
    interruption; a new cell added at the end (``CLEAN_CHECK``) must then pass
    ``testing.assert_clean()``: nothing the chapter started survives the interrupt. It also
    checks that the kernel imports the package from this worktree's ``src``.
@@ -99,23 +101,24 @@ WIDGETS: dict[str, Pressable] = {
 
 CHAPTERS: dict[str, Chapter] = {
     "00_start_here": Chapter("playgrounds = {}", press={"playground": 3}),
-    # Early in the chapter (a cheap first run) and mid-way through starting spawned children.
-    "01_processes": Chapter("with_package = {m: boundary.start_times(m, 2)", interrupt_after=0.5,
+    # Mid-way through the pools of 1, 2 and 4 workers (about a second): each pool's with
+    # block must stop its worker processes.
+    "01_processes": Chapter("runs = {w: pool_run(w) for w in (1, 2, 4)}", interrupt_after=0.3,
                             press={"playground": 1}),
     # No cell runs long here: this one (two CPU-bound threads, then one) takes about 0.7 s.
     "02_threads": Chapter("cpu_run, cpu_busy = timed(workloads.run", interrupt_after=0.15,
                           press={"playground": 1}),
     "03_coroutines": Chapter("task_storm(100_000)", press={"playground": 1}),
     "04_costs": Chapter("table = costs.measure(quick=True)", interrupt_after=1.0),
-    # Interrupted while a child process answers the pickling sweep: its finally must stop
-    # the child and close both queues.
-    "05_queues": Chapter("sweep[len(pickle.dumps(item))]", interrupt_after=0.3),
+    # Interrupted while it times four queues (about half a second), child processes included.
+    "05_queues": Chapter("rows = pipelines.compare(", interrupt_after=0.1),
     # Interrupted while the fetcher (on the loop) and the cruncher (a process) work together;
     # the with block stops both, and the interrupt reaches the cruncher's process too.
     "06_actors": Chapter("fetcher.tell((\"fetch\", page))", interrupt_after=0.1),
     # Interrupted while publishers flood a slow subscriber under each policy.
-    "07_pubsub": Chapter("flooded = {policy: flood(policy)", interrupt_after=0.2),
-    "08_scheduler": Chapter("words = {\"client-0\": [\"hello\", \"world\"]", interrupt_after=0.1,
+    "07_pubsub": Chapter("flooded = {policy: flood(policy)", interrupt_after=0.1),
+    # No cell runs long here: the switch costs (about 0.2 s) are its longest measurement.
+    "08_scheduler": Chapter("readings = collections.defaultdict(list)", interrupt_after=0.05,
                             press={"stepper": 1}),
     # Mid-way through the four placements: a server and its actors are up, clients are busy.
     "09_fusion": Chapter("results = {p.name: await measure(p)", interrupt_after=1.0),
@@ -341,10 +344,8 @@ def _interrupt_then_check(notebook: Any, chapter: Chapter) -> None:
     """Run All, interrupt the long cell, then check in a new cell that nothing survived."""
     target = notebook.find(chapter.interrupt)
     executed = notebook.state()[1]
+    notebook.interrupt_when(chapter.interrupt, chapter.interrupt_after)
     notebook.menu("Run", "runmenu:run-all")
-    notebook.wait_executing(target, RUN_TIMEOUT)
-    time.sleep(chapter.interrupt_after)
-    notebook.interrupt()
     notebook.wait_run(executed, RUN_TIMEOUT)
     cell = notebook.cells()[target]
     assert any(e.startswith(("KeyboardInterrupt", "CancelledError")) for e in cell.errors), (

@@ -211,3 +211,19 @@ def test_bad_input_says_what_to_pass() -> None:
         pipelines.compare({"queue.Queue": 1}, {"asyncio.Queue": 1})
     with pytest.raises(ValueError, match="rounds must be"):
         pipelines.compare({"queue.Queue": 1}, {"queue.Queue": 1}, rounds=0)
+
+
+def test_a_child_interrupted_while_starting_closes_its_queues(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from conclab.pipelines import _timings
+
+    child = _timings._Child("echo", None)
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(child.process, "start", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        with child:
+            raise AssertionError("the with block must not be entered")
+    assert child.inbox._reader.closed and child.outbox._reader.closed

@@ -176,6 +176,27 @@ class Notebook:
         """Press the toolbar's interrupt button (the square)."""
         self.page.locator(f'{self.css} [data-command="notebook:interrupt-kernel"]').click()
 
+    def interrupt_when(self, text: str, after: float) -> None:
+        """Interrupt the kernel ``after`` seconds into the next cell whose code has ``text``.
+
+        Armed on the page before a run: when the kernel announces that cell (its
+        ``execute_input`` message), a timer on the page runs the command the toolbar's
+        interrupt button runs. Timed from the kernel's own start of the cell, not from a look
+        at the page that may come hundreds of milliseconds late on a busy machine, so a cell
+        of a second can be interrupted mid-way every time.
+        """
+        self._eval(_PANEL + """ return ([path, text, after]) => {
+            const p = panel(path);
+            const armed = (_, msg) => {
+                if (msg.header.msg_type !== 'execute_input' || !msg.content.code.includes(text))
+                    return;
+                p.sessionContext.iopubMessage.disconnect(armed);
+                setTimeout(() => window.jupyterapp.commands.execute(
+                    'notebook:interrupt-kernel'), after * 1000);
+            };
+            p.sessionContext.iopubMessage.connect(armed);
+        };""", [self.path, text, after])
+
     def append_and_run(self, code: str, timeout: float) -> Cell:
         """Add a code cell after the last one, type ``code``, run it (Ctrl+Enter); return it."""
         executed, count = self.state()[1], len(self.cells())
@@ -240,26 +261,6 @@ class Notebook:
             quiet = quiet + 1 if kernel == "idle" else 0
             assert time.monotonic() < deadline, f"{self.path}: kernel {kernel} after {timeout} s"
             time.sleep(POLL)
-
-    def wait_executing(self, index: int, timeout: float) -> None:
-        """During a run, wait until cell ``index`` is the one executing (all before it done).
-
-        Raises:
-            AssertionError: if the run ends or stops before reaching it, or on timeout.
-        """
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            kernel, _, cells = self.state()
-            earlier = [c for c in cells[:index] if c.code]
-            if cells[index].running and not any(c.running for c in earlier):
-                return
-            if kernel == "idle" and not any(c.running for c in cells):
-                stopped = self.errors() or ["no error shown"]
-                raise AssertionError(f"{self.path}: Run All stopped before reaching "
-                                     f"{cells[index].describe()}: {stopped[0]}")
-            time.sleep(0.02)  # tight: an interrupt must land while the cell still runs
-        raise AssertionError(f"{self.path}: {self.cells()[index].describe()} did not start "
-                             f"within {timeout:.0f} s")
 
     # --- what the cells show ---------------------------------------------------------------
 

@@ -182,7 +182,13 @@ class _Child:
                                    name=f"answer-{reply}", daemon=True)
 
     def __enter__(self) -> _Child:
-        self.process.start()
+        try:
+            self.process.start()
+        except BaseException:  # interrupted while starting: no __exit__ will close the queues
+            if self.process.pid is not None:
+                lifecycle.stop_processes([self.process])
+            self._close_queues()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -191,9 +197,17 @@ class _Child:
             self.process.join(TIMEOUT)
         finally:
             lifecycle.stop_processes([self.process])
-            for q in (self.inbox, self.outbox):
-                q.close()
-                q.join_thread()
+            self._close_queues()
+
+    def _close_queues(self) -> None:
+        for q in (self.inbox, self.outbox):
+            q.close()
+            q.join_thread()
+            # close() closes the pipe only where a put started the feeder thread; the ends of
+            # a queue this process never put into would wait for the garbage collector, and
+            # an interrupted cell's traceback keeps them alive.
+            q._reader.close()
+            q._writer.close()
 
 
 def _process_round_trips(child: _Child, n: int) -> float:
