@@ -151,9 +151,17 @@ class ProcessStage:
         self.busy[name] = self.pids[name]
         try:
             return await ref.ask_async((kind, arg))
-        except ActorDeadError:
+        except ActorDeadError as dead:
             # Spawning blocks for a process start: do it off the loop, then go back to idle.
-            await asyncio.get_running_loop().run_in_executor(None, self._replace, name)
+            # The job's error stays its actor's death; a replacement that fails to start (a
+            # rare fork from this busy, threaded process) is tried once more now, and else
+            # again by the next job, which finds the same dead actor.
+            for _ in range(2):
+                try:
+                    await asyncio.get_running_loop().run_in_executor(None, self._replace, name)
+                    break
+                except Exception as exc:  # noqa: BLE001 - reported with the job's error
+                    dead.add_note(f"starting its replacement failed: {exc!r}")
             raise
         finally:
             self.busy.pop(name, None)
