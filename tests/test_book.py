@@ -319,6 +319,16 @@ def test_pages_have_navigation_and_launch_buttons(built):
 
 
 @pytest.mark.browser
+def test_tables_that_cells_display_render_as_tables(built):
+    # A Markdown table a cell displays (filled in from the run) must reach the reader as a
+    # table, not as a paragraph of pipes (myst-nb parses outputs as CommonMark by default).
+    raw = re.compile(r'<div class="cell_output[^"]*">\s*<p>\|')
+    for nb in _chapters():
+        html = (built / f"{nb.stem}.html").read_text()
+        assert not raw.search(html), f"{nb.stem}.html: a displayed table shows as raw text"
+
+
+@pytest.mark.browser
 def test_widget_javascript_only_on_pages_with_widgets(built):
     # A page without saved widget state must not load the 3.6 MB widget bundle: guards
     # against the vendored files ending up where Jupyter Book injects scripts into every
