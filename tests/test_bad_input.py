@@ -384,8 +384,9 @@ CASES: list[Case] = [
     Case("costs.measure_model-unknown-start-method",
          lambda: costs.measure_model("process", start_method="teleport"),
          ValueError, r"'teleport' is not available", r"use one of \["),
-    Case("costs.measure-unknown-model-last",  # refused before the thread row is measured
-         lambda: costs.measure(models=("thread", "fiber")),
+    Case("costs.measure-unknown-model-last",  # refused before the thread row is measured:
+         # a progress callback that raises would turn a late refusal into a RuntimeError
+         lambda: costs.measure(models=("thread", "fiber"), progress=raises_zero_division),
          ValueError, r"unknown model 'fiber'", r"use one of", seconds=2),
     Case("costs.measure-unknown-start-method",
          lambda: costs.measure(models=("thread", "process"), start_methods=["teleport"]),
