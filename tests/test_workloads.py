@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import pickle
+import sys
 import threading
 
 import pytest
@@ -72,7 +73,10 @@ def test_spin_reports_measured_run_and_wait_spans():
 
 def test_spin_shows_the_gap_while_another_thread_holds_the_gil():
     # While spin runs, another thread sleeps then holds the GIL in pure Python for ~30 ms:
-    # spin must report a wait span covering most of that.
+    # spin must report a wait span covering most of that. The turns must be long enough for
+    # the detector to see (it counts a gap as a wait above a slice plus 100 us): under a
+    # switch interval of a few microseconds (`make stress` sets one) the hog's hold is cut
+    # into gaps too short to be waits, so this test fixes the default interval for its run.
     rec = Recorder()
     started = threading.Event()
 
@@ -80,6 +84,8 @@ def test_spin_shows_the_gap_while_another_thread_holds_the_gil():
         started.wait(5)
         workloads.spin(0.03)
 
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)
     other = threading.Thread(target=hog)
     other.start()
     try:
@@ -87,6 +93,7 @@ def test_spin_shows_the_gap_while_another_thread_holds_the_gil():
         workloads.spin(0.1, worker="w", observer=rec)
     finally:
         other.join(10)
+        sys.setswitchinterval(interval)
     waits = [s for s in rec.spans if s[1] == "wait"]
     assert sum(s[3] - s[2] for s in waits) > 0.01
     assert_tiles(rec.spans)
