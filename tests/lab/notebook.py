@@ -1,7 +1,7 @@
 """One chapter open in JupyterLab, driven the way a reader drives it.
 
 Actions go through what a reader uses: the Run and Kernel menus, the restart dialog, the
-toolbar's interrupt button, the keyboard to add and run a cell. What the cells *show* is read
+interrupt command, the keyboard to add and run a cell. What the cells *show* is read
 from JupyterLab's own notebook model (``window.jupyterapp``; the server exposes it): each code
 cell's execution state and count and each output's type, so an error is told apart from a
 warning on stderr (the page renders both alike) and a cell that never ran is noticed.
@@ -171,10 +171,6 @@ class Notebook:
         self.menu("Kernel", "runmenu:restart-and-run-all")
         self.page.locator(".jp-Dialog .jp-mod-accept").click()
         self.wait_run(executed, timeout)
-
-    def interrupt(self) -> None:
-        """Press the toolbar's interrupt button (the square)."""
-        self.page.locator(f'{self.css} [data-command="notebook:interrupt-kernel"]').click()
 
     def interrupt_when(self, text: str, after: float) -> None:
         """Interrupt the kernel ``after`` seconds into the next cell whose code has ``text``.

@@ -185,8 +185,7 @@ class _Child:
         try:
             self.process.start()
         except BaseException:  # interrupted while starting: no __exit__ will close the queues
-            if self.process.pid is not None:
-                lifecycle.stop_processes([self.process])
+            lifecycle.stop_processes([self.process])  # (skips a process that never started)
             self._close_queues()
             raise
         return self
