@@ -5,9 +5,11 @@ copies of every chapter (see ``lab/server.py``); each chapter then gets a fresh 
 and kernel, and goes through what readers do:
 
 1. **Interrupt**: Run All, and once the chapter's long cell (``Chapter.interrupt``) has run
-   for ``interrupt_after`` seconds, interrupt the kernel as the toolbar's button does (timed
-   on the page from the kernel's own announcement of the cell, so that the interrupt lands
-   inside a cell of a second even on a busy machine). That cell must show the
+   for ``interrupt_after`` seconds, interrupt the kernel with the request the toolbar's
+   button makes (timed in this process from the kernel's own announcement of the cell on
+   iopub, never from the page, whose timers run late while it renders: see
+   ``lab/interrupt.py``), so the interrupt lands inside its cell even on a busy machine, or
+   is not sent and the test says the cell was over. That cell must show the
    interruption; a new cell added at the end (``CLEAN_CHECK``) must then pass
    ``testing.assert_clean()``: nothing the chapter started survives the interrupt. It also
    checks that the kernel imports the package from this worktree's ``src``.
@@ -57,6 +59,7 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
+from lab.interrupt import CellInterrupter
 from lab.presses import Pressable, boxes, press
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -344,14 +347,22 @@ def _interrupt_then_check(notebook: Any, chapter: Chapter) -> None:
     """Run All, interrupt the long cell, then check in a new cell that nothing survived."""
     target = notebook.find(chapter.interrupt)
     executed = notebook.state()[1]
-    notebook.interrupt_when(chapter.interrupt, chapter.interrupt_after)
-    notebook.menu("Run", "runmenu:run-all")
-    notebook.wait_run(executed, RUN_TIMEOUT)
+    interrupter = CellInterrupter(notebook.server, notebook.path, chapter.interrupt,
+                                  chapter.interrupt_after)
+    try:
+        notebook.menu("Run", "runmenu:run-all")
+        notebook.wait_run(executed, RUN_TIMEOUT)
+    finally:
+        outcome = interrupter.close()
+    assert outcome.seen, f"{notebook.path}: the kernel never announced the cell to interrupt"
+    assert outcome.missed is None, (
+        f"{notebook.path}: not interrupted: {outcome.missed}; pick a longer cell or delay")
     cell = notebook.cells()[target]
     assert any(e.startswith(("KeyboardInterrupt", "CancelledError")) for e in cell.errors), (
         f"{cell.describe()} was not interrupted (errors: {list(cell.errors)}); it ended "
         f"before the interrupt {chapter.interrupt_after} s in? pick a longer cell or delay")
-    notebook.log(f"interrupted {cell.describe()} ({cell.errors[0].split(':')[0]})")
+    notebook.log(f"interrupted {cell.describe()} {outcome.interrupted_after:.2f} s in "
+                 f"({cell.errors[0].split(':')[0]})")
     notebook.scroll_to(target)
     notebook.screenshot("interrupted")
     check = notebook.append_and_run(CLEAN_CHECK, timeout=60)

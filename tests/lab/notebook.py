@@ -1,7 +1,8 @@
 """One chapter open in JupyterLab, driven the way a reader drives it.
 
 Actions go through what a reader uses: the Run and Kernel menus, the restart dialog, the
-interrupt command, the keyboard to add and run a cell. What the cells *show* is read
+keyboard to add and run a cell (the interrupt, timed from inside the kernel, is
+``lab/interrupt.py``'s). What the cells *show* is read
 from JupyterLab's own notebook model (``window.jupyterapp``; the server exposes it): each code
 cell's execution state and count and each output's type, so an error is told apart from a
 warning on stderr (the page renders both alike) and a cell that never ran is noticed.
@@ -171,27 +172,6 @@ class Notebook:
         self.menu("Kernel", "runmenu:restart-and-run-all")
         self.page.locator(".jp-Dialog .jp-mod-accept").click()
         self.wait_run(executed, timeout)
-
-    def interrupt_when(self, text: str, after: float) -> None:
-        """Interrupt the kernel ``after`` seconds into the next cell whose code has ``text``.
-
-        Armed on the page before a run: when the kernel announces that cell (its
-        ``execute_input`` message), a timer on the page runs the command the toolbar's
-        interrupt button runs. Timed from the kernel's own start of the cell, not from a look
-        at the page that may come hundreds of milliseconds late on a busy machine, so a cell
-        of a second can be interrupted mid-way every time.
-        """
-        self._eval(_PANEL + """ return ([path, text, after]) => {
-            const p = panel(path);
-            const armed = (_, msg) => {
-                if (msg.header.msg_type !== 'execute_input' || !msg.content.code.includes(text))
-                    return;
-                p.sessionContext.iopubMessage.disconnect(armed);
-                setTimeout(() => window.jupyterapp.commands.execute(
-                    'notebook:interrupt-kernel'), after * 1000);
-            };
-            p.sessionContext.iopubMessage.connect(armed);
-        };""", [self.path, text, after])
 
     def append_and_run(self, code: str, timeout: float) -> Cell:
         """Add a code cell after the last one, type ``code``, run it (Ctrl+Enter); return it."""
