@@ -25,8 +25,10 @@ the cell is over by then, it does not interrupt and says so.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from jupyter_client.blocking import BlockingKernelClient
@@ -103,15 +105,10 @@ class CellInterrupter:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             ask = self._client.kernel_info()
-            until = time.monotonic() + 1.0
-            while time.monotonic() < until:
-                try:
-                    msg = self._client.get_iopub_msg(timeout=0.2)
-                except Exception:  # noqa: BLE001 - queue.Empty: nothing yet
-                    continue
-                if msg.get("parent_header", {}).get("msg_id") == ask:
-                    self._drain_shell()
-                    return
+            if self._answer(self._client.get_iopub_msg, ask, 1.0) is not None:
+                while self._answer(self._client.get_shell_msg, None, 0.05) is not None:
+                    pass  # drop the kernel_info replies: _arm reads this channel next
+                return
         raise AssertionError(f"no iopub messages from kernel {self.kernel_id} in {timeout:.0f} s")
 
     def _arm(self, timeout: float = 30.0) -> None:
@@ -119,29 +116,28 @@ class CellInterrupter:
         history, nothing on the page) and wait for the kernel's reply."""
         code = ARM.format(text=self.text, path=str(self.marker))
         ask = self._client.execute(code, silent=True, store_history=False)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                reply = self._client.get_shell_msg(timeout=1.0)
-            except Exception:  # noqa: BLE001 - queue.Empty: not yet
-                continue
-            if reply.get("parent_header", {}).get("msg_id") == ask:
-                content = reply["content"]
-                assert content["status"] == "ok", f"arming the interrupt failed: {content}"
-                return
-        raise AssertionError(f"kernel {self.kernel_id} did not answer in {timeout:.0f} s")
+        reply = self._answer(self._client.get_shell_msg, ask, timeout)
+        assert reply is not None, f"kernel {self.kernel_id} did not answer in {timeout:.0f} s"
+        assert reply["content"]["status"] == "ok", f"arming failed: {reply['content']}"
 
-    def _drain_shell(self) -> None:
-        while True:
+    @staticmethod
+    def _answer(get: Callable[..., dict], ask: str | None, timeout: float) -> dict | None:
+        """The first message from ``get`` whose parent is ``ask`` (any message if None)
+        within ``timeout`` s, or None."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
             try:
-                self._client.get_shell_msg(timeout=0.05)
-            except Exception:  # noqa: BLE001 - queue.Empty: drained
-                return
+                msg = get(timeout=min(left, 0.2))
+            except queue.Empty:
+                continue
+            if ask is None or msg.get("parent_header", {}).get("msg_id") == ask:
+                return msg
+        return None
 
     def _next(self) -> dict | None:
         try:
             return self._client.get_iopub_msg(timeout=0.02)
-        except Exception:  # noqa: BLE001 - queue.Empty
+        except queue.Empty:
             return None
 
     def _watch(self) -> None:
