@@ -147,10 +147,10 @@ class CellInterrupter:
             if (msg and parent is None and msg["header"]["msg_type"] == "execute_input"
                     and self.text in msg["content"].get("code", "")):
                 parent = msg["parent_header"]["msg_id"]
+            if started is None and self.marker.exists():
+                started, outcome.seen = time.monotonic(), True
             if started is None:
-                if self.marker.exists():
-                    started, outcome.seen = time.monotonic(), True
-                continue
+                continue  # the marker is written before the cell runs, so before its idle
             if (msg and parent is not None and msg["header"]["msg_type"] == "status"
                     and msg["parent_header"].get("msg_id") == parent
                     and msg["content"]["execution_state"] == "idle"):
