@@ -64,6 +64,9 @@ BREAKS = [
           "    names, seen = [me.name, name], {id(key)}\n",
           "    return []\n    names, seen = [me.name, name], {id(key)}\n",
           T + "test_two_actors_asking_each_other_get_an_error_naming_the_cycle[thread]"),
+    Break("wait-checked-apart-from-its-record", A + "_answer.py",
+          "        with _WAITING_LOCK:\n", "        if True:\n",
+          T + "test_two_waits_recorded_at_the_same_moment_still_see_their_cycle"),
     Break("unpicklable-message-not-caught", A + "_process.py",
           "        payload = _pickled(message, self.name)\n        link = self._link()\n"
           "        if self._gate is not None:\n            def dead",

@@ -310,6 +310,52 @@ def test_two_actors_asking_each_other_get_an_error_naming_the_cycle(kit: Kit) ->
     assert a.ask(("echo", 2)).result(T) in (2, 4)  # both live on
 
 
+def test_two_waits_recorded_at_the_same_moment_still_see_their_cycle(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each wait is checked and recorded as one step. Here the check of each of two actors that
+    start waiting for each other pauses until the other has checked too (or 0.3 s have
+    passed): were check and record separate steps, both checks would find no cycle and both
+    actors would wait (a switch interval of 1 us made that happen once in make stress)."""
+    from conclab.actors import _answer
+
+    both_checked, check = threading.Barrier(2, timeout=0.3), _answer._cycle
+
+    def slow_check(*args: Any) -> list[str]:
+        found = check(*args)
+        try:
+            both_checked.wait()
+        except threading.BrokenBarrierError:
+            pass  # the other check waits for this one to be recorded: as it should
+        return found
+
+    monkeypatch.setattr(_answer, "_cycle", slow_check)
+
+    class Cell:  # what waiting_for reads of an actor, and of a ref to it
+        def __init__(self, name: str) -> None:
+            self.name = self.key = self._key = name
+
+    a, b = Cell("a"), Cell("b")
+    outcomes: dict[str, str] = {}
+
+    def wait(me: Cell, target: Cell) -> None:
+        try:
+            with _answer.waiting_for(me, target, "ask(...).result()"):  # type: ignore[arg-type]
+                outcomes[me.name] = "waits"
+                done.wait(T)
+        except ActorDeadlockError:
+            outcomes[me.name] = "refused"
+            done.set()
+
+    done = threading.Event()
+    threads = [threading.Thread(target=wait, args=pair) for pair in ((a, b), (b, a))]
+    for thread in threads:
+        thread.start()
+    assert done.wait(T), f"neither wait was refused: {outcomes}"
+    for thread in threads:
+        thread.join(T)
+    assert sorted(outcomes.values()) == ["refused", "waits"] and not _answer._WAITING
+
+
 # --- process actors: refs across processes, pickling, death ------------------------------------
 
 def test_process_refs_cross_processes_and_what_cannot_be_pickled_fails_clearly(

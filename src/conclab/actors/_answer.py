@@ -56,6 +56,9 @@ current = _CURRENT.get
 # Who waits for whose answer, within this process: waiter's key -> (target's key, name).
 # Only actors are recorded (a plain thread or task waiting is never part of a cycle).
 _WAITING: dict[object, tuple[object, str]] = {}
+# Held while a wait is checked and recorded: two actors that start waiting for each other at
+# the same moment would otherwise both check before either records, and both wait.
+_WAITING_LOCK = threading.Lock()
 
 
 def _cycle(me: Mailbox, key: object, name: str) -> list[str]:
@@ -80,14 +83,16 @@ class waiting_for:
 
     def __init__(self, me: Mailbox, target: ActorRef, call: str) -> None:
         self.me = me
-        cycle = _cycle(me, target._key, target.name)
+        with _WAITING_LOCK:
+            cycle = _cycle(me, target._key, target.name)
+            if not cycle:
+                _WAITING[me.key] = (target._key, target.name)
         if cycle:
             raise ActorDeadlockError(
                 f"{' -> '.join(map(repr, cycle))}: actor {me.name!r} would wait in {call} for "
                 f"{target.name!r}, which waits (maybe through others) for {me.name!r}: actors "
                 f"asking each other synchronously deadlock; let one of them answer by tell "
                 f"(pass self.ref in the message) instead of asking")
-        _WAITING[me.key] = (target._key, target.name)
 
     def __enter__(self) -> None:
         pass
