@@ -248,13 +248,18 @@ def _watch_spawner(ctrl: Connection, cell: Cell) -> None:
 
 def _child_main(cls: type[Actor], args: tuple[Any, ...], kwargs: dict[str, Any], name: str,
                 address: str, gate_path: str | None, ctrl: Connection, observed: bool) -> None:
-    """A process actor's whole life, in the main thread of its child process."""
-    cell = Cell(name, 0, _Forward(ctrl) if observed else None)  # unbounded: the gate bounds
-    cell.key, cell.decode = address, loads
-    if gate_path:
-        cell.taken = Gate(gate_path).release
-    exchange = Exchange(address, cell)
+    """A process actor's whole life, in the main thread of its child process.
+
+    Everything up to ``on_start`` is inside the ``try``: whatever fails there reaches the
+    spawner as "failed" with its traceback, not as a bare exit code.
+    """
+    exchange = None
     try:
+        cell = Cell(name, 0, _Forward(ctrl) if observed else None)  # unbounded: the gate bounds
+        cell.key, cell.decode = address, loads
+        if gate_path:
+            cell.taken = Gate(gate_path).release
+        exchange = Exchange(address, cell)
         cell.start_sync(cls, args, kwargs, ProcessRef(name, address, gate_path, observed))
     except BaseException as exc:
         text = "".join(traceback.format_exception(exc))
@@ -262,7 +267,8 @@ def _child_main(cls: type[Actor], args: tuple[Any, ...], kwargs: dict[str, Any],
             ctrl.send(("failed", dumps(exc), text))
         except Exception:
             ctrl.send(("failed", dumps(RuntimeError(repr(exc))), text))
-        exchange.close(cell.reason)
+        if exchange is not None:
+            exchange.close(cell.reason)
         sys.exit(1)
     ctrl.send(("ready", None, ""))
     threading.Thread(target=_watch_spawner, args=(ctrl, cell), daemon=True,
