@@ -6,8 +6,8 @@ and kernel, and goes through what readers do:
 
 1. **Interrupt**: Run All, and once the chapter's long cell (``Chapter.interrupt``) has run
    for ``interrupt_after`` seconds, interrupt the kernel with the request the toolbar's
-   button makes (timed in this process from the kernel's own announcement of the cell on
-   iopub, never from the page, whose timers run late while it renders: see
+   button makes (timed from a marker that a hook inside the kernel writes as the cell
+   starts, never from the page, whose timers run late while it renders: see
    ``lab/interrupt.py``), so the interrupt lands inside its cell even on a busy machine, or
    is not sent and the test says the cell was over. That cell must show the
    interruption; a new cell added at the end (``CLEAN_CHECK``) must then pass

@@ -167,4 +167,5 @@ class CellInterrupter:
         self._stop.set()
         self._thread.join(timeout)
         self._client.stop_channels()
+        self.marker.unlink(missing_ok=True)
         return self.outcome

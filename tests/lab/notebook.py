@@ -1,11 +1,11 @@
 """One chapter open in JupyterLab, driven the way a reader drives it.
 
 Actions go through what a reader uses: the Run and Kernel menus, the restart dialog, the
-keyboard to add and run a cell (the interrupt, timed from inside the kernel, is
-``lab/interrupt.py``'s). What the cells *show* is read
-from JupyterLab's own notebook model (``window.jupyterapp``; the server exposes it): each code
-cell's execution state and count and each output's type, so an error is told apart from a
-warning on stderr (the page renders both alike) and a cell that never ran is noticed.
+keyboard to add and run a cell (the interrupt, timed from inside the kernel, is in
+``lab/interrupt.py``). What the cells *show* is read from JupyterLab's own notebook model
+(``window.jupyterapp``; the server exposes it): each code cell's execution state and count
+and each output's type, so an error is told apart from a warning on stderr (the page renders
+both alike) and a cell that never ran is noticed.
 
 Every wait has a deadline and fails with what it was waiting for. A run is over when the
 kernel is idle and no cell is queued or running, twice in a row; it has *started* once a cell
